@@ -1,0 +1,12 @@
+//! The `json_lines` codec.
+
+use std::sync::Arc;
+
+use crate::config::{Diagnostics, PluginArgs};
+
+use super::Codec;
+
+pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
+    let _ = args;
+    todo!("codecs/json_lines.rs")
+}

@@ -1,0 +1,172 @@
+//! [`Batch`]: the unit that moves between pipeline stages, and [`AckToken`]: how an input learns
+//! that the events it sent have been delivered.
+//!
+//! An input that needs delivery guarantees (Kafka commits offsets only below delivered events)
+//! attaches an [`AckToken`] to each batch it sends. Tokens ride along through the filter workers
+//! (which may merge several input batches into one) to the outputs. Every output holds the batch
+//! until it has finished with it (indexed, written, or dead-lettered); when the last one lets go,
+//! the batch is dropped and each token reports [`AckStatus::Delivered`] to its input, or
+//! [`AckStatus::Failed`] if an output called [`Batch::mark_failed`] or the batch was dropped
+//! while unwinding from a panic.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::Event;
+
+/// What happened to a batch's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckStatus {
+    /// Every output finished every event (delivered, dropped by a filter, or dead-lettered).
+    Delivered,
+    /// Some event was not delivered; the input must not commit past it.
+    Failed,
+}
+
+/// Receives the fate of an input's batches. Implemented by inputs that commit progress.
+pub trait Acknowledge: Send + Sync {
+    /// Called exactly once per token, from whichever thread dropped the batch.
+    fn acknowledge(&self, id: u64, status: AckStatus);
+}
+
+/// One input batch's claim ticket. Reports to its input exactly once, when dropped.
+pub struct AckToken {
+    sink: Arc<dyn Acknowledge>,
+    id: u64,
+    failed: bool,
+}
+
+impl AckToken {
+    /// A token that reports `id` to `sink`; `id` means whatever the input wants (e.g. an index
+    /// into its table of Kafka offset ranges).
+    pub fn new(sink: Arc<dyn Acknowledge>, id: u64) -> AckToken {
+        AckToken {
+            sink,
+            id,
+            failed: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Makes this token report [`AckStatus::Failed`].
+    pub fn fail(&mut self) {
+        self.failed = true;
+    }
+}
+
+impl Drop for AckToken {
+    fn drop(&mut self) {
+        let status = if self.failed || std::thread::panicking() {
+            AckStatus::Failed
+        } else {
+            AckStatus::Delivered
+        };
+        self.sink.acknowledge(self.id, status);
+    }
+}
+
+impl std::fmt::Debug for AckToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckToken")
+            .field("id", &self.id)
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+/// Events moving together between stages, with the tokens of the input batches they came from.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub acks: Vec<AckToken>,
+    failed: AtomicBool,
+}
+
+impl Batch {
+    pub fn new(events: Vec<Event>) -> Batch {
+        Batch {
+            events,
+            acks: Vec::new(),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn with_ack(events: Vec<Event>, ack: AckToken) -> Batch {
+        Batch {
+            events,
+            acks: vec![ack],
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Moves `other`'s events and tokens into `self`.
+    pub fn append(&mut self, mut other: Batch) {
+        self.events.append(&mut other.events);
+        self.acks.append(&mut other.acks);
+        if other.failed.load(Ordering::Relaxed) {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Records that an output could not deliver some of this batch's events; usable through the
+    /// `Arc` the outputs share.
+    pub fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if self.failed.load(Ordering::Relaxed) {
+            self.acks.iter_mut().for_each(AckToken::fail);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(u64, AckStatus)>>);
+    impl Acknowledge for Recorder {
+        fn acknowledge(&self, id: u64, status: AckStatus) {
+            self.0.lock().unwrap().push((id, status));
+        }
+    }
+
+    #[test]
+    fn tokens_report_when_the_last_holder_drops_the_batch() {
+        let rec = Arc::new(Recorder::default());
+        let mut a = Batch::with_ack(vec![], AckToken::new(rec.clone(), 1));
+        a.append(Batch::with_ack(vec![], AckToken::new(rec.clone(), 2)));
+        let shared = Arc::new(a);
+        let second = shared.clone();
+        drop(shared);
+        assert!(rec.0.lock().unwrap().is_empty());
+        drop(second);
+        let got = rec.0.lock().unwrap().clone();
+        assert_eq!(got, [(1, AckStatus::Delivered), (2, AckStatus::Delivered)]);
+    }
+
+    #[test]
+    fn a_failed_batch_fails_every_token() {
+        let rec = Arc::new(Recorder::default());
+        let b = Arc::new(Batch::with_ack(vec![], AckToken::new(rec.clone(), 7)));
+        b.mark_failed();
+        drop(b);
+        assert_eq!(*rec.0.lock().unwrap(), [(7, AckStatus::Failed)]);
+    }
+}

@@ -1,0 +1,121 @@
+//! Every plugin sluice knows, in one place: one line per plugin, found by its Logstash name.
+//!
+//! To add a plugin, write its file (`src/filters/NAME.rs` with a `build` function) and add a
+//! line here.
+
+use std::sync::Arc;
+
+use crate::codecs::{self, Codec};
+use crate::config::{Diagnostics, PluginArgs};
+use crate::filters::{self, Filter};
+use crate::inputs::{self, Input};
+use crate::outputs::{self, Output};
+
+type BuildInput = fn(&PluginArgs, Arc<dyn Codec>) -> Result<Box<dyn Input>, Diagnostics>;
+type BuildFilter = fn(&PluginArgs) -> Result<Box<dyn Filter>, Diagnostics>;
+type BuildOutput = fn(&PluginArgs, Arc<dyn Codec>) -> Result<Box<dyn Output>, Diagnostics>;
+type BuildCodec = fn(&PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics>;
+
+pub struct InputSpec {
+    pub name: &'static str,
+    /// The codec used when the config names none (Logstash's default for this input).
+    pub default_codec: &'static str,
+    pub build: BuildInput,
+}
+
+pub struct FilterSpec {
+    pub name: &'static str,
+    pub build: BuildFilter,
+}
+
+pub struct OutputSpec {
+    pub name: &'static str,
+    pub default_codec: &'static str,
+    pub build: BuildOutput,
+}
+
+pub struct CodecSpec {
+    pub name: &'static str,
+    pub build: BuildCodec,
+}
+
+pub const INPUTS: &[InputSpec] = &[
+    InputSpec {
+        name: "generator",
+        default_codec: "plain",
+        build: inputs::generator::build,
+    },
+    InputSpec {
+        name: "stdin",
+        default_codec: "line",
+        build: inputs::stdin::build,
+    },
+];
+
+pub const FILTERS: &[FilterSpec] = &[
+    FilterSpec {
+        name: "drop",
+        build: filters::drop::build,
+    },
+    FilterSpec {
+        name: "mutate",
+        build: filters::mutate::build,
+    },
+];
+
+pub const OUTPUTS: &[OutputSpec] = &[
+    OutputSpec {
+        name: "file",
+        default_codec: "json_lines",
+        build: outputs::file::build,
+    },
+    OutputSpec {
+        name: "null",
+        default_codec: "plain",
+        build: outputs::null::build,
+    },
+    OutputSpec {
+        name: "stdout",
+        default_codec: "rubydebug",
+        build: outputs::stdout::build,
+    },
+];
+
+pub const CODECS: &[CodecSpec] = &[
+    CodecSpec {
+        name: "json",
+        build: codecs::json::build,
+    },
+    CodecSpec {
+        name: "json_lines",
+        build: codecs::json_lines::build,
+    },
+    CodecSpec {
+        name: "line",
+        build: codecs::line::build,
+    },
+    CodecSpec {
+        name: "plain",
+        build: codecs::plain::build,
+    },
+    CodecSpec {
+        name: "rubydebug",
+        build: codecs::rubydebug::build,
+    },
+];
+
+pub fn input(name: &str) -> Option<&'static InputSpec> {
+    INPUTS.iter().find(|s| s.name == name)
+}
+
+pub fn filter(name: &str) -> Option<&'static FilterSpec> {
+    FILTERS.iter().find(|s| s.name == name)
+}
+
+pub fn output(name: &str) -> Option<&'static OutputSpec> {
+    OUTPUTS.iter().find(|s| s.name == name)
+}
+
+pub fn codec(name: &str) -> Option<&'static CodecSpec> {
+    CODECS.iter().find(|s| s.name == name)
+}
