@@ -380,7 +380,7 @@ impl<'a> ValueDeserializer<'a> {
         match &self.value.node {
             Value::String(s) => substitute_env(s, self.env)
                 .map(Some)
-                .map_err(|m| de::Error::custom(m)),
+                .map_err(OptionError::custom),
             Value::Bareword(s) => Ok(Some(s.clone())),
             Value::Number(Number::Int(n)) => Ok(Some(n.to_string())),
             Value::Number(Number::Float(n)) => Ok(Some(n.to_string())),
