@@ -1,5 +1,129 @@
-//! The `sluice` command line.
+//! The `sluice` command line: `sluice run`, `sluice check`, `sluice demo`, `sluice --version`.
+//!
+//! - `args`: the flags ([`args::Cli`]) and their translation into a [`Settings`] layer;
+//! - `load`: config files or text -> [`crate::plan::Plan`], with Logstash's default input and
+//!   output;
+//! - `demo`: the bundled sample pipeline.
+//!
+//! This is the program's edge, so errors are `anyhow` here. Exit status: 0 when all went well,
+//! [`EXIT_CONFIG`] when the config, the settings or the run failed, [`EXIT_USAGE`] when the
+//! command line itself is wrong.
 
-pub fn main() -> std::process::ExitCode {
-    todo!("cli.rs")
+pub mod args;
+pub mod demo;
+pub mod load;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::pipeline::{self, PipelineSettings};
+use crate::plan::Plan;
+use crate::settings::{LogLevel, Settings, SettingsError};
+use args::{Cli, Command};
+use load::ConfigError;
+
+/// Exit status for a config that does not parse or validate, a bad settings file, or a failed
+/// run.
+pub const EXIT_CONFIG: u8 = 1;
+/// Exit status for a wrong command line (clap's own status for usage errors).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs the command named on the command line and returns its exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => run(args.common.settings.as_deref(), args.settings()),
+        Command::Check(args) => run(args.common.settings.as_deref(), args.settings()),
+        Command::Demo(args) => {
+            let settings = layered(args.common.settings.as_deref(), args.settings())?;
+            init_logging(settings.log_level());
+            demo::run(settings.pipeline_settings())
+        }
+    }
+}
+
+/// `run` and `check`: load the config, then validate only or run it.
+fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
+    let settings = layered(settings_file, flags)?;
+    init_logging(settings.log_level());
+    let source = settings.config_source()?;
+    let plan = load::load_plan(&source, settings.parse_options())?;
+    if settings.test_and_exit() {
+        println!("Configuration OK");
+        return Ok(());
+    }
+    run_plan(plan, settings.pipeline_settings())
+}
+
+/// The settings file (if any) with the flags laid over it.
+fn layered(settings_file: Option<&Path>, flags: Settings) -> Result<Settings, SettingsError> {
+    let file = match settings_file {
+        Some(path) => Settings::load(path)?,
+        None => Settings::default(),
+    };
+    Ok(file.overlay(flags))
+}
+
+/// Runs a plan to completion.
+fn run_plan(plan: Plan, settings: PipelineSettings) -> anyhow::Result<()> {
+    tracing::info!(
+        workers = settings.workers,
+        batch_size = settings.batch_size,
+        batch_delay_ms = settings.batch_delay.as_millis() as u64,
+        "starting pipeline"
+    );
+    pipeline::run(plan, settings)?;
+    tracing::info!("pipeline finished");
+    Ok(())
+}
+
+/// Logs go to stderr so they never mix with events written to stdout.
+fn init_logging(level: LogLevel) {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::from(level))
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints `error` to stderr and returns its exit status. Rendered diagnostics are printed as
+/// they are, so the first line is `path:line:col: message`.
+fn report(error: &anyhow::Error) -> ExitCode {
+    let rendered = match (error.downcast_ref(), error.downcast_ref()) {
+        (Some(ConfigError::Invalid(text)), _) | (_, Some(SettingsError::Invalid(text))) => {
+            Some(text)
+        }
+        _ => None,
+    };
+    match rendered {
+        Some(text) => eprint!("{text}"),
+        None => eprintln!("sluice: error: {error:#}"),
+    }
+    ExitCode::from(exit_status(error))
+}
+
+fn exit_status(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref() {
+        Some(SettingsError::NoSource | SettingsError::ConflictingSources) => EXIT_USAGE,
+        _ => EXIT_CONFIG,
+    }
 }

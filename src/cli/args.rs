@@ -1,0 +1,251 @@
+//! The command line's shape ([`Cli`], one struct per subcommand and per group of flags) and
+//! its translation into a [`Settings`] layer that is laid over the settings file.
+//!
+//! Every flag is named after its Logstash setting (`--pipeline.workers`), with Logstash's short
+//! forms (`-f`, `-e`, `-t`, `-w`, `-b`) where it has one.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{LogLevel, OneOrMany, Settings};
+
+/// sluice: runs Logstash pipeline configs, fast.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs a pipeline until its inputs end or SIGINT/SIGTERM stops it.
+    Run(RunArgs),
+    /// Parses and validates a pipeline without running it (same as `run -t`).
+    Check(CheckArgs),
+    /// Runs the bundled sample pipeline over bundled sample log lines.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Validates the config and exits, like `sluice check`.
+    #[arg(short = 't', long = "config.test_and_exit")]
+    pub test_and_exit: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Where the pipeline config comes from.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// A config file, or a folder whose `*.conf` files are read in lexical order. Repeatable.
+    #[arg(short = 'f', long = "path.config", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The config text itself. A config without an input section reads stdin; one without an
+    /// output section prints events with `stdout { codec => rubydebug }`.
+    #[arg(
+        short = 'e',
+        long = "config.string",
+        value_name = "CONFIG",
+        conflicts_with = "paths"
+    )]
+    pub string: Option<String>,
+    /// Processes `\n`, `\t`, `\\`, ... in quoted strings.
+    #[arg(
+        long = "config.support_escapes",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub support_escapes: Option<bool>,
+}
+
+/// The runtime's shape.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Filter worker threads [default: number of cores].
+    #[arg(short = 'w', long = "pipeline.workers", value_name = "N")]
+    pub workers: Option<NonZeroUsize>,
+    /// Events per batch [default: 125].
+    #[arg(short = 'b', long = "pipeline.batch.size", value_name = "N")]
+    pub batch_size: Option<NonZeroUsize>,
+    /// Milliseconds to wait for a batch to fill [default: 50].
+    #[arg(long = "pipeline.batch.delay", value_name = "MS")]
+    pub batch_delay: Option<u64>,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// A TOML settings file with Logstash's setting names (`pipeline.workers = 4`). Flags win.
+    #[arg(long = "settings", value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Log level, logged to stderr [default: info].
+    #[arg(long = "log.level", value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+}
+
+impl ConfigArgs {
+    fn apply(&self, s: &mut Settings) {
+        if !self.paths.is_empty() {
+            s.path.config = Some(OneOrMany::Many(self.paths.clone()));
+        }
+        s.config.string.clone_from(&self.string);
+        s.config.support_escapes = self.support_escapes;
+    }
+}
+
+impl PipelineArgs {
+    fn apply(&self, s: &mut Settings) {
+        s.pipeline.workers = self.workers;
+        s.pipeline.batch.size = self.batch_size;
+        s.pipeline.batch.delay = self.batch_delay;
+    }
+}
+
+impl CommonArgs {
+    fn apply(&self, s: &mut Settings) {
+        s.log.level = self.log_level;
+    }
+}
+
+impl RunArgs {
+    /// The flags as a settings layer (unset flags stay unset).
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        self.config.apply(&mut s);
+        self.pipeline.apply(&mut s);
+        self.common.apply(&mut s);
+        s.config.test_and_exit = self.test_and_exit.then_some(true);
+        s
+    }
+}
+
+impl CheckArgs {
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        self.config.apply(&mut s);
+        self.common.apply(&mut s);
+        s.config.test_and_exit = Some(true);
+        s
+    }
+}
+
+impl DemoArgs {
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        self.pipeline.apply(&mut s);
+        self.common.apply(&mut s);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(args).unwrap().command
+    }
+
+    #[test]
+    fn run_flags_become_settings() {
+        let Command::Run(run) = parse(&[
+            "sluice",
+            "run",
+            "-f",
+            "a.conf",
+            "-f",
+            "conf.d",
+            "-w",
+            "3",
+            "-b",
+            "10",
+            "--pipeline.batch.delay",
+            "5",
+            "--log.level",
+            "debug",
+            "--config.support_escapes",
+        ]) else {
+            panic!("expected run");
+        };
+        let s = run.settings();
+        assert_eq!(
+            s.path.config,
+            Some(OneOrMany::Many(vec!["a.conf".into(), "conf.d".into()]))
+        );
+        assert_eq!(s.pipeline.workers, NonZeroUsize::new(3));
+        assert_eq!(s.pipeline.batch.size, NonZeroUsize::new(10));
+        assert_eq!(s.pipeline.batch.delay, Some(5));
+        assert_eq!(s.log.level, Some(LogLevel::Debug));
+        assert_eq!(s.config.support_escapes, Some(true));
+        assert_eq!(s.config.test_and_exit, None);
+    }
+
+    #[test]
+    fn long_names_match_logstash() {
+        let Command::Run(run) = parse(&[
+            "sluice",
+            "run",
+            "--config.string",
+            "input {}",
+            "--pipeline.workers",
+            "2",
+            "--pipeline.batch.size",
+            "7",
+            "--config.test_and_exit",
+            "--config.support_escapes=false",
+        ]) else {
+            panic!("expected run");
+        };
+        let s = run.settings();
+        assert_eq!(s.config.string.as_deref(), Some("input {}"));
+        assert_eq!(s.pipeline.workers, NonZeroUsize::new(2));
+        assert_eq!(s.pipeline.batch.size, NonZeroUsize::new(7));
+        assert_eq!(s.config.test_and_exit, Some(true));
+        assert_eq!(s.config.support_escapes, Some(false));
+    }
+
+    #[test]
+    fn check_always_tests_and_exits() {
+        let Command::Check(check) = parse(&["sluice", "check", "-e", "input {}"]) else {
+            panic!("expected check");
+        };
+        assert_eq!(check.settings().config.test_and_exit, Some(true));
+    }
+
+    #[test]
+    fn usage_errors_are_rejected() {
+        for bad in [
+            &["sluice", "run", "-w", "0"][..],
+            &["sluice", "run", "-f", "a", "-e", "input {}"],
+            &["sluice", "run", "--log.level", "loud"],
+            &["sluice", "frobnicate"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! From a [`ConfigSource`] to a validated [`Plan`]: reading `-f` files and folders into a
+//! [`SourceMap`], adding the default input and output a config leaves out, parsing, and building
+//! the plan. Problems come back as one [`ConfigError`] holding every rendered diagnostic.
+
+use std::path::PathBuf;
+
+use crate::config::ast::{Config, SectionKind};
+use crate::config::{self, Diagnostics, ParseOptions, SourceMap};
+use crate::plan::{self, Plan};
+use crate::settings::ConfigSource;
+
+/// The name `-e` text goes by in messages.
+pub const INLINE_NAME: &str = "<config string>";
+/// Appended when a config has no input section, as `logstash -e` does.
+pub const DEFAULT_INPUT: (&str, &str) = ("<default input>", "input { stdin {} }");
+/// Appended when a config has no output section, as `logstash -e` does.
+pub const DEFAULT_OUTPUT: (&str, &str) = (
+    "<default output>",
+    "output { stdout { codec => rubydebug } }",
+);
+
+/// A config that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Parse or validation problems, rendered (`path:line:col: message`, source line, caret).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no *.conf files in folder {0}")]
+    EmptyFolder(PathBuf),
+}
+
+/// Reads the config text: `-f` paths file by file (folders as their `*.conf` files in lexical
+/// order), so diagnostics name the right file; or the `-e` text.
+pub fn read_sources(source: &ConfigSource) -> Result<SourceMap, ConfigError> {
+    let mut sources = SourceMap::new();
+    match source {
+        ConfigSource::Text(text) => sources.add(INLINE_NAME, text),
+        ConfigSource::Paths(paths) => {
+            for file in config_files(paths)? {
+                let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+                    path: file.clone(),
+                    source,
+                })?;
+                sources.add(&file.display().to_string(), &text);
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// Expands folders into their `*.conf` files, sorted by name.
+fn config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let read_err = |source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(read_err)? {
+            let file = entry.map_err(read_err)?.path();
+            if file.extension().is_some_and(|e| e == "conf") && file.is_file() {
+                found.push(file);
+            }
+        }
+        if found.is_empty() {
+            return Err(ConfigError::EmptyFolder(path.clone()));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// Parses `sources`, first appending [`DEFAULT_INPUT`] / [`DEFAULT_OUTPUT`] for sections the
+/// config lacks, so the defaults go through the parser like any config text.
+pub fn parse_with_defaults(
+    sources: &mut SourceMap,
+    options: ParseOptions,
+) -> Result<Config, ConfigError> {
+    let ast = config::parse(sources, options).map_err(|d| invalid(&d, sources))?;
+    let has = |kind| ast.sections.iter().any(|s| s.kind == kind);
+    let (has_input, has_output) = (has(SectionKind::Input), has(SectionKind::Output));
+    if has_input && has_output {
+        return Ok(ast);
+    }
+    if !has_input {
+        sources.add(DEFAULT_INPUT.0, DEFAULT_INPUT.1);
+    }
+    if !has_output {
+        sources.add(DEFAULT_OUTPUT.0, DEFAULT_OUTPUT.1);
+    }
+    config::parse(sources, options).map_err(|d| invalid(&d, sources))
+}
+
+/// Reads, parses and builds: everything short of running.
+pub fn load_plan(source: &ConfigSource, options: ParseOptions) -> Result<Plan, ConfigError> {
+    let mut sources = read_sources(source)?;
+    plan_from_sources(&mut sources, options)
+}
+
+/// Parses (with defaults) and builds a plan from config text already gathered.
+pub fn plan_from_sources(
+    sources: &mut SourceMap,
+    options: ParseOptions,
+) -> Result<Plan, ConfigError> {
+    let ast = parse_with_defaults(sources, options)?;
+    plan::build(&ast, &process_env).map_err(|d| invalid(&d, sources))
+}
+
+/// `${VAR}` lookups read the process environment.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn invalid(diagnostics: &Diagnostics, sources: &SourceMap) -> ConfigError {
+    ConfigError::Invalid(diagnostics.render(sources))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_expand_to_sorted_conf_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["20-b.conf", "10-a.conf", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "filter {}").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.conf")).unwrap();
+        let files = config_files(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, ["10-a.conf", "20-b.conf"]);
+    }
+
+    #[test]
+    fn an_empty_folder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            config_files(&[dir.path().to_path_buf()]),
+            Err(ConfigError::EmptyFolder(_))
+        ));
+    }
+
+    #[test]
+    fn each_file_is_named_in_the_source_map() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.conf"), "input {}").unwrap();
+        std::fs::write(dir.path().join("b.conf"), "output {}").unwrap();
+        let sources = read_sources(&ConfigSource::Paths(vec![dir.path().to_path_buf()])).unwrap();
+        let at = sources.text().find("output").unwrap() as u32;
+        let expected = dir.path().join("b.conf").display().to_string();
+        assert_eq!(sources.locate(at).path, expected);
+    }
+
+    #[test]
+    fn a_missing_file_is_a_read_error() {
+        let missing = ConfigSource::Paths(vec!["/nonexistent/sluice.conf".into()]);
+        assert!(matches!(
+            read_sources(&missing),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}
