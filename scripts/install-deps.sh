@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently: each step checks first, so a rerun on a
+# machine that already has everything costs a second or two.
+#
+# Nothing beyond the Rust toolchain is needed yet. Later needs go in the sections below, each
+# guarded by a check, e.g.:
+#   need_apt protobuf-compiler            # dpkg -s decides whether to install
+#   need_cmd jq || apt_install jq         # command -v decides
+set -euo pipefail
+
+apt_updated=0
+
+# apt_install PKG...: installs Debian packages, running `apt-get update` once per script run.
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ "$apt_updated" -eq 0 ]; then
+        $sudo apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# need_apt PKG...: installs the packages that dpkg does not know as installed.
+need_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+}
+
+# need_cmd CMD: true when CMD is on PATH.
+need_cmd() {
+    command -v "$1" >/dev/null 2>&1
+}
+
+# --- Rust toolchain -------------------------------------------------------------------------
+if ! need_cmd cargo; then
+    echo "install-deps: cargo not found; install Rust (rustup) first" >&2
+    exit 1
+fi
+# need_component SUBCOMMAND COMPONENT: `cargo SUBCOMMAND` works, or rustup adds COMPONENT.
+need_component() {
+    cargo "$1" --version >/dev/null 2>&1 && return
+    if need_cmd rustup; then
+        rustup component add "$2"
+    else
+        echo "install-deps: cargo $1 missing and rustup not found" >&2
+        exit 1
+    fi
+}
+need_component fmt rustfmt
+need_component clippy clippy
+
+# --- System packages (apt) ------------------------------------------------------------------
+# (none yet)
+
+# --- Python / npm tools ---------------------------------------------------------------------
+# (none yet)
