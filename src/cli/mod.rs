@@ -13,6 +13,7 @@ pub mod args;
 pub mod demo;
 pub mod load;
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -102,6 +103,7 @@ fn init_logging(level: LogLevel) {
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::from(level))
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
