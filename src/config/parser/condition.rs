@@ -83,9 +83,12 @@ impl Parser<'_> {
     /// Rejects chains where `xor` or `nand` meets another operator without parentheses.
     fn check_xor_nand(&mut self, ops: &[Spanned<BoolOp>]) -> Option<()> {
         let odd = |op: BoolOp| matches!(op, BoolOp::Xor | BoolOp::Nand);
-        let clash = ops
+        let Some(clash) = ops
             .windows(2)
-            .find(|pair| odd(pair[0].node) || odd(pair[1].node))?;
+            .find(|pair| odd(pair[0].node) || odd(pair[1].node))
+        else {
+            return Some(());
+        };
         let (a, b) = (bool_op_name(clash[0].node), bool_op_name(clash[1].node));
         let message = if a == b {
             format!("chaining \"{a}\" needs parentheses")
