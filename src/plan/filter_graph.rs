@@ -1,13 +1,235 @@
 //! Running a batch of events through the [`FilterGraph`].
+//!
+//! Filters see the whole batch at once. A branch splits the batch by the first arm whose
+//! condition holds, runs each arm's nodes on its part, and appends the parts back in arm order
+//! (`otherwise` last); the order of events within a part is kept. When every event takes the
+//! same arm (the usual case) the batch is run in place without splitting.
 
 use crate::event::Event;
 
-use super::FilterGraph;
+use super::{Branch, FilterGraph, FilterNode, FilterStage};
 
 impl FilterGraph {
     /// Runs every event through the filters and branches in order; cancelled events are removed.
     pub fn process(&self, events: &mut Vec<Event>) {
-        let _ = events;
-        todo!("plan/filter_graph.rs: process")
+        run_nodes(&self.nodes, events);
+    }
+}
+
+fn run_nodes(nodes: &[FilterNode], events: &mut Vec<Event>) {
+    for node in nodes {
+        if events.is_empty() {
+            return;
+        }
+        match node {
+            FilterNode::Filter(stage) => run_stage(stage, events),
+            FilterNode::Branch(branch) => run_branch(branch, events),
+        }
+    }
+}
+
+fn run_stage(stage: &FilterStage, events: &mut Vec<Event>) {
+    stage.filter.filter(events, &stage.common);
+    events.retain(|e| !e.is_cancelled());
+}
+
+/// The index of the first arm whose condition holds, or `arms.len()` for `otherwise`.
+fn choose(branch: &Branch<FilterNode>, event: &Event) -> usize {
+    branch
+        .arms
+        .iter()
+        .position(|(condition, _)| condition.eval(event))
+        .unwrap_or(branch.arms.len())
+}
+
+fn arm_nodes(branch: &Branch<FilterNode>, arm: usize) -> &[FilterNode] {
+    branch
+        .arms
+        .get(arm)
+        .map_or(&branch.otherwise[..], |(_, nodes)| &nodes[..])
+}
+
+fn run_branch(branch: &Branch<FilterNode>, events: &mut Vec<Event>) {
+    let choices: Vec<usize> = events.iter().map(|e| choose(branch, e)).collect();
+    let first = choices[0];
+    if choices.iter().all(|&c| c == first) {
+        run_nodes(arm_nodes(branch, first), events);
+        return;
+    }
+    let mut parts: Vec<Vec<Event>> = (0..=branch.arms.len()).map(|_| Vec::new()).collect();
+    for (event, arm) in events.drain(..).zip(choices) {
+        parts[arm].push(event);
+    }
+    for (arm, part) in parts.iter_mut().enumerate() {
+        if !part.is_empty() {
+            run_nodes(arm_nodes(branch, arm), part);
+        }
+    }
+    for part in parts {
+        events.extend(part);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ast::{self, CompareOp, RValue};
+    use crate::config::{Span, Spanned};
+    use crate::event::{Text, Timestamp, Value};
+    use crate::filters::{CommonOptions, Filter};
+    use crate::plan::Condition;
+
+    /// Appends its label to the `trail` field; cancels events whose `n` is `cancel_n`.
+    struct Mark {
+        label: &'static str,
+        cancel_n: Option<i64>,
+    }
+
+    impl Filter for Mark {
+        fn apply(&self, event: &mut Event) -> bool {
+            let mut trail = event
+                .get_field("trail")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            trail.push_str(self.label);
+            event.set_field("trail".into(), Value::Str(Text::from_string(trail)));
+            if self.cancel_n.is_some()
+                && event.get_field("n") == self.cancel_n.map(Value::Int).as_ref()
+            {
+                event.cancel();
+            }
+            true
+        }
+    }
+
+    fn stage(label: &'static str, cancel_n: Option<i64>) -> FilterNode {
+        FilterNode::Filter(FilterStage {
+            name: "mark".into(),
+            id: label.into(),
+            filter: Box::new(Mark { label, cancel_n }),
+            common: CommonOptions::default(),
+        })
+    }
+
+    /// `[n] < limit`
+    fn below(limit: i64) -> Condition {
+        fn sp<T>(node: T) -> Spanned<T> {
+            Spanned::new(node, Span::new(0, 1))
+        }
+        let expr = sp(ast::Expr::Compare {
+            op: CompareOp::Lt,
+            lhs: sp(RValue::Selector("[n]".into())),
+            rhs: sp(RValue::Number(ast::Number::Int(limit))),
+        });
+        Condition::compile(&expr, &|_: &str| None).unwrap()
+    }
+
+    fn events(ns: &[i64]) -> Vec<Event> {
+        ns.iter()
+            .map(|&n| {
+                let mut e = Event::new(Timestamp::from_secs(0));
+                e.set_field("n".into(), Value::Int(n));
+                e
+            })
+            .collect()
+    }
+
+    fn summary(events: &[Event]) -> Vec<(i64, String)> {
+        events
+            .iter()
+            .map(|e| {
+                let n = match e.get_field("n") {
+                    Some(Value::Int(n)) => *n,
+                    _ => -1,
+                };
+                let trail = e.get_field("trail").and_then(Value::as_str).unwrap_or("");
+                (n, trail.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stages_run_in_order_and_cancelled_events_leave() {
+        let graph = FilterGraph {
+            nodes: vec![stage("a", Some(2)), stage("b", None)],
+        };
+        let mut batch = events(&[1, 2, 3]);
+        graph.process(&mut batch);
+        assert_eq!(summary(&batch), [(1, "ab".into()), (3, "ab".into())]);
+    }
+
+    #[test]
+    fn branches_partition_by_first_true_arm_and_rejoin_in_arm_order() {
+        let graph = FilterGraph {
+            nodes: vec![
+                FilterNode::Branch(Branch {
+                    arms: vec![
+                        (below(2), vec![stage("x", None)]),
+                        (below(4), vec![stage("y", Some(3))]),
+                    ],
+                    otherwise: vec![stage("z", None)],
+                }),
+                stage("!", None),
+            ],
+        };
+        let mut batch = events(&[5, 1, 3, 2, 0, 4]);
+        graph.process(&mut batch);
+        assert_eq!(
+            summary(&batch),
+            [
+                (1, "x!".into()),
+                (0, "x!".into()),
+                (2, "y!".into()),
+                (5, "z!".into()),
+                (4, "z!".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_taking_one_arm_runs_in_place_and_empty_arms_pass_events_through() {
+        let graph = FilterGraph {
+            nodes: vec![FilterNode::Branch(Branch {
+                arms: vec![(below(10), vec![])],
+                otherwise: vec![stage("z", None)],
+            })],
+        };
+        let mut batch = events(&[3, 1, 2]);
+        graph.process(&mut batch);
+        assert_eq!(
+            summary(&batch),
+            [(3, String::new()), (1, String::new()), (2, String::new())]
+        );
+    }
+
+    #[test]
+    fn nested_branches() {
+        let inner = FilterNode::Branch(Branch {
+            arms: vec![(below(1), vec![stage("i", None)])],
+            otherwise: vec![stage("o", None)],
+        });
+        let graph = FilterGraph {
+            nodes: vec![FilterNode::Branch(Branch {
+                arms: vec![(below(2), vec![inner])],
+                otherwise: vec![],
+            })],
+        };
+        let mut batch = events(&[0, 1, 2]);
+        graph.process(&mut batch);
+        assert_eq!(
+            summary(&batch),
+            [(0, "i".into()), (1, "o".into()), (2, String::new())]
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_is_left_alone() {
+        let graph = FilterGraph {
+            nodes: vec![stage("a", None)],
+        };
+        let mut batch = Vec::new();
+        graph.process(&mut batch);
+        assert!(batch.is_empty());
     }
 }
