@@ -1,61 +1,371 @@
 //! Inputs: where events come from. An input runs as a tokio task, reads its source, decodes it
 //! with its codec and sends [`Batch`]es through its [`InputContext`], which applies the options
-//! every input shares (`type`, `tags`, `add_field`) and blocks when the queue is full
-//! (backpressure). One file per plugin, named after its Logstash name.
+//! every input shares ([`Decoration`]: `type`, `tags`, `add_field`) and blocks when the queue is
+//! full (backpressure). Every input watches the context's [`Shutdown`] and returns soon after it
+//! is requested; the pipeline then drains what the input already sent. One file per plugin,
+//! named after its Logstash name.
+//!
+//! The types here are all an input needs: inputs never import the pipeline runtime.
 
 pub mod generator;
 pub mod stdin;
 
-use crate::event::Batch;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::config::options::OneOrMany;
+use crate::config::{Diagnostics, PluginArgs};
+use crate::event::sprintf::TemplateError;
+use crate::event::{names, Batch, Event, FieldPath, PathError, Text, Timestamp, Value};
+use crate::filters::common::{FieldRef, Pairs, TextTemplate};
+
+/// The batch size an [`InputContext`] reports unless told otherwise (Logstash's
+/// `pipeline.batch.size` default).
+pub const DEFAULT_BATCH_SIZE: usize = 125;
 
 /// Why an input stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The pipeline stopped taking events (it is shutting down).
+    #[error("the pipeline no longer accepts events")]
+    Closed,
     #[error("{0}")]
     Other(String),
 }
 
-/// What an input is given to run: where to send batches, and when to stop.
+/// A request to stop, shared by the pipeline and every input. Cheap to clone.
+///
+/// Async inputs `select!` on [`Shutdown::requested`]; inputs reading on a thread of their own
+/// poll [`Shutdown::is_requested`] between reads.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown(Arc<ShutdownState>);
+
+#[derive(Debug, Default)]
+struct ShutdownState {
+    requested: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+
+    /// Asks every holder to stop. Idempotent.
+    pub fn request(&self) {
+        self.0.requested.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.requested.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`Shutdown::request`] has been called (at once if it already was).
+    pub async fn requested(&self) {
+        loop {
+            // Registered before the flag is checked, so a request between the check and the
+            // await still wakes us (`notify_waiters` reaches every `Notified` already created).
+            let notified = self.0.notify.notified();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What an input is given to run: where to send batches, the options every input shares, the
+/// batch size to aim for, and when to stop.
+#[derive(Clone)]
 pub struct InputContext {
     sender: async_channel::Sender<Batch>,
+    decoration: Arc<Decoration>,
+    batch_size: usize,
+    shutdown: Shutdown,
 }
 
 impl InputContext {
+    /// A context with no decoration, [`DEFAULT_BATCH_SIZE`] and a fresh [`Shutdown`].
     pub fn new(sender: async_channel::Sender<Batch>) -> InputContext {
-        InputContext { sender }
+        InputContext {
+            sender,
+            decoration: Arc::new(Decoration::default()),
+            batch_size: DEFAULT_BATCH_SIZE,
+            shutdown: Shutdown::new(),
+        }
     }
 
-    /// Sends a batch, waiting while the queue is full. Fails only when the pipeline is gone.
-    pub async fn send(&self, batch: Batch) -> Result<(), InputError> {
-        self.sender
-            .send(batch)
-            .await
-            .map_err(|_| InputError::Other("pipeline closed".into()))
+    pub fn with_decoration(mut self, decoration: Decoration) -> InputContext {
+        self.decoration = Arc::new(decoration);
+        self
     }
+
+    pub fn with_batch_size(mut self, batch_size: usize) -> InputContext {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> InputContext {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// How many events a batch should hold (`pipeline.batch.size`); inputs send batches of about
+    /// this size, or smaller ones when no more data is at hand.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// The time to stamp new events with.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    /// Applies `type`, `add_field` and `tags` to `events`, as Logstash's `decorate` does.
+    pub fn decorate(&self, events: &mut [Event]) {
+        if self.decoration.is_empty() {
+            return;
+        }
+        let mut scratch = String::new();
+        for event in events {
+            self.decoration.apply(event, &mut scratch);
+        }
+    }
+
+    /// Decorates the batch's events and sends it, waiting while the queue is full. Fails only
+    /// when the pipeline is gone.
+    pub async fn send(&self, mut batch: Batch) -> Result<(), InputError> {
+        self.decorate(&mut batch.events);
+        self.forward(batch).await
+    }
+
+    /// Sends a batch whose events the input already passed through [`InputContext::decorate`]
+    /// (inputs that add fields of their own after decoration, as Logstash's do).
+    pub async fn forward(&self, batch: Batch) -> Result<(), InputError> {
+        self.sender.send(batch).await.map_err(|e| undelivered(e.0))
+    }
+
+    /// [`InputContext::forward`] for inputs that read on a thread of their own; blocks the
+    /// thread while the queue is full. Never call it from an async task.
+    pub fn forward_blocking(&self, batch: Batch) -> Result<(), InputError> {
+        self.sender
+            .send_blocking(batch)
+            .map_err(|e| undelivered(e.0))
+    }
+}
+
+/// A batch the pipeline refused: its tokens must say "not delivered", not "delivered", so an
+/// input that commits progress does not commit past it.
+fn undelivered(batch: Batch) -> InputError {
+    batch.mark_failed();
+    InputError::Closed
+}
+
+/// This machine's name, as inputs put it in `host` (Ruby's `Socket.gethostname`); read once.
+pub fn hostname() -> Text {
+    static NAME: OnceLock<Text> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let read = |path: &str| std::fs::read_to_string(path).ok();
+        let name = read("/proc/sys/kernel/hostname")
+            .or_else(|| read("/etc/hostname"))
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "localhost".to_string());
+        Text::from_string(name)
+    })
+    .clone()
 }
 
 /// An input plugin instance.
 #[async_trait::async_trait]
 pub trait Input: Send {
-    /// Reads until the source ends or shutdown is requested.
+    /// Reads until the source ends or [`InputContext::shutdown`] is requested.
     async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError>;
 }
-
-/// The options every input shares, applied to each event it produces: `type` (only if the event
-/// has none), `tags`, `add_field`.
-#[derive(Debug, Default)]
-pub struct Decoration {}
 
 /// The names of the options every input shares.
 pub const COMMON_NAMES: &[&str] = &["type", "tags", "add_field", "codec", "id", "enable_metric"];
 
+/// The shared options as written in the config (`codec` and `id` are the plan's business).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawDecoration {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    tags: Vec<String>,
+    add_field: Pairs<OneOrMany<String>>,
+    #[serde(rename = "codec")]
+    _codec: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "id")]
+    _id: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "enable_metric")]
+    _enable_metric: Option<bool>,
+}
+
+/// Why a [`Decoration`] could not be built from strings.
+#[derive(Debug, thiserror::Error)]
+pub enum DecorationError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The options every input shares, applied to each event it produces: `type` (only if the event
+/// has none), `add_field`, then `tags` (all but `type` sprintf).
+#[derive(Debug, Default)]
+pub struct Decoration {
+    kind: Option<Text>,
+    add_field: Vec<(FieldRef, Vec<TextTemplate>)>,
+    tags: Vec<TextTemplate>,
+}
+
 impl Decoration {
-    pub fn build(
-        args: &crate::config::PluginArgs,
-    ) -> Result<Decoration, crate::config::Diagnostics> {
-        let _ = args;
-        todo!("inputs/mod.rs: Decoration::build")
+    /// Reads `type`, `tags` and `add_field` from the args split off with [`COMMON_NAMES`].
+    pub fn build(args: &PluginArgs) -> Result<Decoration, Diagnostics> {
+        let raw: RawDecoration = args.options()?;
+        let fields: Vec<(&str, Vec<&str>)> = raw
+            .add_field
+            .0
+            .iter()
+            .map(|(k, vs)| (k.as_str(), vs.iter().map(String::as_str).collect()))
+            .collect();
+        let tags: Vec<&str> = raw.tags.iter().map(String::as_str).collect();
+        let mut errors = Diagnostics::default();
+        let mut decoration = Decoration {
+            kind: raw.kind.as_deref().map(Text::new),
+            ..Decoration::default()
+        };
+        for (name, values) in &fields {
+            match decoration.push_field(name, values) {
+                Ok(()) => {}
+                Err(e) => errors.extend(args.error("add_field", format!("add_field: {e}"))),
+            }
+        }
+        for tag in &tags {
+            match TextTemplate::parse(tag) {
+                Ok(t) => decoration.tags.push(t),
+                Err(e) => errors.extend(args.error("tags", format!("tags: {e}"))),
+            }
+        }
+        if errors.is_empty() {
+            Ok(decoration)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Builds a decoration from plain strings (for inputs made in code, and tests).
+    pub fn new(
+        kind: Option<&str>,
+        tags: &[&str],
+        add_field: &[(&str, &str)],
+    ) -> Result<Decoration, DecorationError> {
+        let mut decoration = Decoration {
+            kind: kind.map(Text::new),
+            ..Decoration::default()
+        };
+        for (name, value) in add_field {
+            decoration.push_field(name, &[value])?;
+        }
+        for tag in tags {
+            let t = TextTemplate::parse(tag).map_err(DecorationError::Invalid)?;
+            decoration.tags.push(t);
+        }
+        Ok(decoration)
+    }
+
+    fn push_field(&mut self, name: &str, values: &[&str]) -> Result<(), DecorationError> {
+        let field = FieldRef::parse(name).map_err(DecorationError::Invalid)?;
+        let values = values
+            .iter()
+            .map(|v| TextTemplate::parse(v).map_err(DecorationError::Invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.add_field.push((field, values));
+        Ok(())
+    }
+
+    /// True when applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none() && self.add_field.is_empty() && self.tags.is_empty()
+    }
+
+    /// Applies the options to one event; `scratch` is reused between calls for rendering.
+    pub fn apply(&self, event: &mut Event, scratch: &mut String) {
+        if let Some(kind) = &self.kind {
+            if !event.fields().contains_key("type") {
+                event.set_field(names::TYPE, Value::Str(kind.clone()));
+            }
+        }
+        for (field, values) in &self.add_field {
+            let Some(path) = field.resolve(event) else {
+                continue;
+            };
+            for value in values {
+                let text = render(value, event, scratch);
+                add_value(event, &path, Value::Str(text));
+            }
+        }
+        if !self.tags.is_empty() {
+            self.add_tags(event, scratch);
+        }
+    }
+
+    /// Logstash's input `add_tags`: appends every tag, without removing duplicates.
+    fn add_tags(&self, event: &mut Event, scratch: &mut String) {
+        let rendered: Vec<Value> = self
+            .tags
+            .iter()
+            .map(|t| Value::Str(render(t, event, scratch)))
+            .collect();
+        let tags = event
+            .fields_mut()
+            .get_or_insert_with("tags", || Value::Array(Vec::with_capacity(rendered.len())));
+        match tags {
+            Value::Array(items) => items.extend(rendered),
+            other => {
+                let old = std::mem::replace(other, Value::Null);
+                let mut items = Vec::with_capacity(rendered.len() + 1);
+                if !matches!(old, Value::Null) {
+                    items.push(old);
+                }
+                items.extend(rendered);
+                *other = Value::Array(items);
+            }
+        }
+    }
+}
+
+/// A rendered template; constant ones cost a clone.
+fn render(template: &TextTemplate, event: &Event, scratch: &mut String) -> Text {
+    if let Some(text) = template.constant() {
+        return text.clone();
+    }
+    scratch.clear();
+    template.render_into(event, scratch);
+    Text::new(scratch)
+}
+
+/// Logstash's `add_field`: a new field is set; an existing one becomes (or grows) an array.
+fn add_value(event: &mut Event, path: &FieldPath, value: Value) {
+    match event.get_mut(path) {
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let old = std::mem::replace(existing, Value::Null);
+            *existing = Value::Array(vec![old, value]);
+        }
+        None => {
+            event.insert(path, value);
+        }
     }
 }

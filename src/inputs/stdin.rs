@@ -1,13 +1,149 @@
-//! The `stdin` input.
+//! The `stdin` input, and [`ReaderInput`], which it is: any blocking byte stream read on a
+//! thread of its own.
+//!
+//! The thread reads 64 KiB at a time into a large shared buffer, so the lines a codec cuts out
+//! of a read are slices of that buffer rather than copies. Decoded events get the shared
+//! options, then `host` (this machine's name) unless they already have one, as Logstash's stdin
+//! does. Batches go to the pipeline straight from the thread; a batch smaller than the batch
+//! size is sent as soon as a read comes back short (no more data at hand), so interactive input
+//! is not held back. The stream's end ends the input (the codec is flushed first).
+//!
+//! A shutdown request ends the input at once; the thread, which may be blocked in `read`, stops
+//! at its next read or send.
 
+use std::io::{ErrorKind, Read};
 use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
 
 use crate::codecs::Codec;
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::{names, Batch, Event, Text, Value};
 
-use super::Input;
+use super::{hostname, Input, InputContext, InputError};
+
+/// How much one `read` asks for (a pipe's buffer holds 64 KiB).
+const READ_SIZE: usize = 64 * 1024;
+/// The buffer reads go into; a new one is allocated when less than [`READ_SIZE`] is left.
+const BUFFER_SIZE: usize = 1024 * 1024;
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Options {}
 
 pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>, Diagnostics> {
-    let _ = (args, codec);
-    todo!("inputs/stdin.rs")
+    let _: Options = args.options()?;
+    Ok(Box::new(ReaderInput::new(
+        codec,
+        Box::new(std::io::stdin()),
+    )))
+}
+
+/// An input reading a blocking byte stream (stdin; a file or socket in tests).
+pub struct ReaderInput {
+    codec: Arc<dyn Codec>,
+    reader: Box<dyn Read + Send>,
+}
+
+impl ReaderInput {
+    pub fn new(codec: Arc<dyn Codec>, reader: Box<dyn Read + Send>) -> ReaderInput {
+        ReaderInput { codec, reader }
+    }
+}
+
+#[async_trait::async_trait]
+impl Input for ReaderInput {
+    async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
+        let shutdown = ctx.shutdown().clone();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let ReaderInput { codec, mut reader } = *self;
+        std::thread::Builder::new()
+            .name("sluice-stdin".into())
+            .spawn(move || {
+                let result = read_loop(&mut *reader, codec.as_ref(), &ctx);
+                let _ = done_tx.send(result);
+            })?;
+        tokio::select! {
+            result = done_rx => result
+                .unwrap_or_else(|_| Err(InputError::Other("the reader thread panicked".into()))),
+            () = shutdown.requested() => Ok(()),
+        }
+    }
+}
+
+fn read_loop(
+    reader: &mut dyn Read,
+    codec: &dyn Codec,
+    ctx: &InputContext,
+) -> Result<(), InputError> {
+    let host = hostname();
+    let mut decoder = codec.decoder();
+    let mut buf = BytesMut::new();
+    let mut events = Vec::with_capacity(ctx.batch_size());
+    while !ctx.shutdown().is_requested() {
+        let Some(chunk) = read_chunk(reader, &mut buf)? else {
+            break;
+        };
+        // A full read suggests more data is waiting: keep a partial batch for it.
+        let more_waiting = chunk.len() == READ_SIZE;
+        let start = events.len();
+        decoder.decode(chunk, ctx.now(), &mut events);
+        finish_events(ctx, &mut events[start..], &host);
+        send_ready(ctx, &mut events, more_waiting)?;
+    }
+    let start = events.len();
+    decoder.flush(ctx.now(), &mut events);
+    finish_events(ctx, &mut events[start..], &host);
+    send_ready(ctx, &mut events, false)
+}
+
+/// The next chunk of the stream, sharing `buf`'s allocation; `None` at its end.
+fn read_chunk(reader: &mut dyn Read, buf: &mut BytesMut) -> std::io::Result<Option<Bytes>> {
+    if buf.capacity() < READ_SIZE {
+        *buf = BytesMut::with_capacity(BUFFER_SIZE);
+    }
+    buf.resize(READ_SIZE, 0);
+    loop {
+        match reader.read(&mut buf[..]) {
+            Ok(0) => {
+                buf.clear();
+                return Ok(None);
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf.split().freeze()));
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Logstash's order: the shared options first, then `host` if the event has none.
+fn finish_events(ctx: &InputContext, events: &mut [Event], host: &Text) {
+    ctx.decorate(events);
+    for event in events {
+        if !event.fields().contains_key("host") {
+            event.set_field(names::HOST, Value::Str(host.clone()));
+        }
+    }
+}
+
+/// Sends full batches, and the rest too unless `keep_partial`.
+fn send_ready(
+    ctx: &InputContext,
+    events: &mut Vec<Event>,
+    keep_partial: bool,
+) -> Result<(), InputError> {
+    let size = ctx.batch_size();
+    while events.len() >= size || (!keep_partial && !events.is_empty()) {
+        let rest = if events.len() > size {
+            events.split_off(size)
+        } else {
+            Vec::with_capacity(size)
+        };
+        let batch = std::mem::replace(events, rest);
+        ctx.forward_blocking(Batch::new(batch))?;
+    }
+    Ok(())
 }
