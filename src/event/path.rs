@@ -110,6 +110,14 @@ impl fmt::Display for FieldPath {
     }
 }
 
+/// Plugin options hold field references directly: `source => "[request][body]"`.
+impl<'de> serde::Deserialize<'de> for FieldPath {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<FieldPath, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        FieldPath::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "FieldPath({self})")
@@ -133,6 +141,17 @@ mod tests {
         assert!(m.is_metadata());
         assert_eq!(m.leaf(), "x");
         assert_eq!(FieldPath::parse("a.b").unwrap().leaf(), "a.b");
+    }
+
+    #[test]
+    fn deserializes_from_a_string() {
+        let p: FieldPath = serde_json::from_str(r#""[a][b]""#).unwrap();
+        assert_eq!(p, FieldPath::parse("[a][b]").unwrap());
+        let err = serde_json::from_str::<FieldPath>(r#""[a""#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid field reference `[a`"),
+            "{err}"
+        );
     }
 
     #[test]
