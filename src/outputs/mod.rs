@@ -2,12 +2,17 @@
 //! queue. It holds each batch until it has finished with it; dropping the last handle on a batch
 //! acknowledges it to the inputs (see [`crate::event::AckToken`]). One file per plugin, named
 //! after its Logstash name.
+//!
+//! Outputs whose writes block (a terminal, a pipe, a disk) implement [`BlockingSink`] and run
+//! wrapped in [`Threaded`], on a thread of their own, so a slow destination stalls its own queue
+//! (and, through it, the inputs) but never the async runtime.
 
 pub mod file;
 pub mod null;
 pub mod stdout;
 
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::event::{Batch, Event};
 
@@ -69,5 +74,126 @@ pub trait Output: Send {
     /// Flushes and closes, at shutdown after the last batch.
     async fn close(&mut self) -> Result<(), OutputError> {
         Ok(())
+    }
+}
+
+/// An output whose writes block. Runs on its own thread inside [`Threaded`].
+pub trait BlockingSink: Send + 'static {
+    /// Writes one batch; returns when the bytes are handed to the destination.
+    fn write(&mut self, batch: &OutputBatch) -> Result<(), OutputError>;
+
+    /// Flushes and closes, after the last batch.
+    fn close(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+/// Runs a [`BlockingSink`] on a thread of its own (started at the first write), handing it one
+/// batch at a time. The thread drops its handle on a batch before reporting the write done, so
+/// a batch is acknowledged as soon as every output has written it.
+pub struct Threaded<S> {
+    name: String,
+    state: ThreadState<S>,
+}
+
+enum ThreadState<S> {
+    NotStarted(S),
+    Running(Worker),
+    /// Between states, or after the thread is gone.
+    Gone,
+}
+
+struct Worker {
+    jobs: async_channel::Sender<Job>,
+    replies: async_channel::Receiver<Result<(), OutputError>>,
+    thread: JoinHandle<()>,
+}
+
+enum Job {
+    Write(OutputBatch),
+    Close,
+}
+
+impl<S: BlockingSink> Threaded<S> {
+    /// `name` names the thread (`sluice-NAME`).
+    pub fn new(name: &str, sink: S) -> Threaded<S> {
+        Threaded {
+            name: name.to_string(),
+            state: ThreadState::NotStarted(sink),
+        }
+    }
+
+    fn worker(&mut self) -> Result<&Worker, OutputError> {
+        if let ThreadState::NotStarted(_) = self.state {
+            let ThreadState::NotStarted(sink) =
+                std::mem::replace(&mut self.state, ThreadState::Gone)
+            else {
+                unreachable!("checked just above");
+            };
+            self.state = ThreadState::Running(spawn_worker(&self.name, sink)?);
+        }
+        match &self.state {
+            ThreadState::Running(worker) => Ok(worker),
+            _ => Err(gone(&self.name)),
+        }
+    }
+
+    async fn call(&mut self, job: Job) -> Result<(), OutputError> {
+        let name = self.name.clone();
+        let worker = self.worker()?;
+        worker.jobs.send(job).await.map_err(|_| gone(&name))?;
+        worker.replies.recv().await.map_err(|_| gone(&name))?
+    }
+}
+
+fn gone(name: &str) -> OutputError {
+    OutputError::Other(format!("the {name} writer thread is gone (it panicked)"))
+}
+
+fn spawn_worker<S: BlockingSink>(name: &str, mut sink: S) -> Result<Worker, OutputError> {
+    let (jobs, job_rx) = async_channel::bounded::<Job>(1);
+    let (reply_tx, replies) = async_channel::bounded(1);
+    let thread = std::thread::Builder::new()
+        .name(format!("sluice-{name}"))
+        .spawn(move || {
+            while let Ok(job) = job_rx.recv_blocking() {
+                let (result, last) = match job {
+                    Job::Write(batch) => (sink.write(&batch), false),
+                    Job::Close => (sink.close(), true),
+                };
+                if reply_tx.send_blocking(result).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+    Ok(Worker {
+        jobs,
+        replies,
+        thread,
+    })
+}
+
+#[async_trait::async_trait]
+impl<S: BlockingSink> Output for Threaded<S> {
+    async fn write(&mut self, batch: &OutputBatch) -> Result<(), OutputError> {
+        self.call(Job::Write(batch.clone())).await
+    }
+
+    async fn close(&mut self) -> Result<(), OutputError> {
+        match std::mem::replace(&mut self.state, ThreadState::Gone) {
+            ThreadState::NotStarted(mut sink) => sink.close(),
+            ThreadState::Running(worker) => {
+                self.state = ThreadState::Running(worker);
+                let result = self.call(Job::Close).await;
+                if let ThreadState::Running(worker) =
+                    std::mem::replace(&mut self.state, ThreadState::Gone)
+                {
+                    // The thread returns right after replying to `Close`.
+                    let _ = worker.thread.join();
+                }
+                result
+            }
+            ThreadState::Gone => Ok(()),
+        }
     }
 }

@@ -1,7 +1,45 @@
-//! The running pipeline: inputs -> bounded queue of batches -> N filter worker threads ->
-//! bounded queue per output -> outputs.
+//! The running pipeline:
+//!
+//! ```text
+//! input tasks --Batch--> input queue --> N filter worker threads --OutputBatch--> queue per
+//! (tokio)                (bounded)        (gather, filter, route)                  output
+//!                                                                                  (bounded)
+//!                                                                  --> output tasks (tokio)
+//! ```
+//!
+//! Both queues are bounded, so a slow output fills its queue, which blocks the workers, which
+//! fills the input queue, which blocks the inputs: nothing is dropped, memory stays bounded.
+//! A worker hands every output one `Arc` of the same batch; the batch is acknowledged to its
+//! inputs when the last output lets go of it.
+//!
+//! Stopping: when every input has ended, or when shutdown is requested (SIGINT/SIGTERM for
+//! [`run`], any future for [`run_until`]), the inputs are told to stop ([`Shutdown`]); then
+//! every event already accepted is filtered and written, the outputs are closed, and the run
+//! returns. A second signal exits the process at once.
+//!
+//! - `worker`: the filter worker threads;
+//! - `output_task`: the task running each output;
+//! - `stats`: [`PipelineStats`], counters and queue depths readable while it runs.
 
+mod output_task;
+mod stats;
+mod worker;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+pub use stats::{OutputStats, PipelineStats};
+
+use crate::event::Batch;
+use crate::inputs::{InputContext, InputError, Shutdown};
+use crate::outputs::OutputBatch;
 use crate::plan::Plan;
+
+/// Threads of the async runtime that runs inputs and outputs (I/O-bound; the filters have
+/// threads of their own).
+const RUNTIME_THREADS: usize = 2;
 
 /// Runtime settings (Logstash's `pipeline.*`).
 #[derive(Clone, Debug)]
@@ -21,6 +59,19 @@ impl Default for PipelineSettings {
     }
 }
 
+impl PipelineSettings {
+    /// Input batches the input queue holds: two per worker, so a worker finishing a batch finds
+    /// the next one waiting.
+    pub fn input_queue_capacity(&self) -> usize {
+        2 * self.workers.max(1)
+    }
+
+    /// Batches each output's queue holds: two per worker.
+    pub fn output_queue_capacity(&self) -> usize {
+        2 * self.workers.max(1)
+    }
+}
+
 /// Why the pipeline could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -30,6 +81,222 @@ pub enum PipelineError {
 
 /// Runs `plan` until its inputs end or a signal asks it to stop, draining every accepted event.
 pub fn run(plan: Plan, settings: PipelineSettings) -> Result<(), PipelineError> {
-    let _ = (plan, settings);
-    todo!("pipeline/mod.rs: run")
+    Pipeline::new(plan, settings).run()
+}
+
+/// Runs `plan` until its inputs end or `shutdown` resolves, draining every accepted event.
+/// Must not be called from inside an async runtime.
+pub fn run_until<F>(
+    plan: Plan,
+    settings: PipelineSettings,
+    shutdown: F,
+) -> Result<(), PipelineError>
+where
+    F: Future<Output = ()> + Send,
+{
+    Pipeline::new(plan, settings).run_until(shutdown)
+}
+
+/// A pipeline ready to run, whose [`PipelineStats`] can be taken before it starts.
+pub struct Pipeline {
+    plan: Plan,
+    settings: PipelineSettings,
+    stats: Arc<PipelineStats>,
+    input_tx: async_channel::Sender<Batch>,
+    input_rx: async_channel::Receiver<Batch>,
+    output_queues: Vec<(
+        async_channel::Sender<OutputBatch>,
+        async_channel::Receiver<OutputBatch>,
+    )>,
+}
+
+impl Pipeline {
+    pub fn new(plan: Plan, mut settings: PipelineSettings) -> Pipeline {
+        settings.workers = settings.workers.max(1);
+        settings.batch_size = settings.batch_size.max(1);
+        let (input_tx, input_rx) = async_channel::bounded(settings.input_queue_capacity());
+        let output_queues: Vec<_> = plan
+            .outputs
+            .iter()
+            .map(|_| async_channel::bounded(settings.output_queue_capacity()))
+            .collect();
+        let stats = PipelineStats::new(
+            plan.outputs.iter().map(|o| o.id.clone()),
+            input_rx.clone(),
+            output_queues.iter().map(|(_, rx)| rx.clone()).collect(),
+        );
+        Pipeline {
+            plan,
+            settings,
+            stats: Arc::new(stats),
+            input_tx,
+            input_rx,
+            output_queues,
+        }
+    }
+
+    /// The pipeline's counters and queue depths, live while it runs.
+    pub fn stats(&self) -> Arc<PipelineStats> {
+        self.stats.clone()
+    }
+
+    /// Runs until the inputs end or SIGINT/SIGTERM; a second signal exits the process (130).
+    pub fn run(self) -> Result<(), PipelineError> {
+        self.run_until(first_signal())
+    }
+
+    /// Runs until the inputs end or `shutdown` resolves, on a runtime of its own. Must not be
+    /// called from inside an async runtime (use [`Pipeline::drive`] there).
+    pub fn run_until<F>(self, shutdown: F) -> Result<(), PipelineError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(RUNTIME_THREADS)
+            .thread_name("sluice-io")
+            .enable_all()
+            .build()?;
+        let result = runtime.block_on(self.drive(shutdown));
+        // A reader blocked on stdin may never return; do not wait for it.
+        runtime.shutdown_background();
+        result
+    }
+
+    /// Runs on the current (multi-threaded) tokio runtime until the inputs end or `shutdown`
+    /// resolves, then drains.
+    pub async fn drive<F>(self, shutdown: F) -> Result<(), PipelineError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let Pipeline {
+            plan,
+            settings,
+            stats,
+            input_tx,
+            input_rx,
+            output_queues,
+        } = self;
+        let Plan {
+            inputs,
+            filters,
+            outputs,
+            output_routes,
+        } = plan;
+        let (output_txs, output_rxs): (Vec<_>, Vec<_>) = output_queues.into_iter().unzip();
+
+        let output_tasks: Vec<_> = outputs
+            .into_iter()
+            .zip(output_rxs)
+            .enumerate()
+            .map(|(i, (o, rx))| tokio::spawn(output_task::run(o.output, rx, stats.clone(), i)))
+            .collect();
+
+        let shared = Arc::new(worker::WorkerShared {
+            filters,
+            routes: output_routes,
+            stats: stats.clone(),
+            batch_size: settings.batch_size,
+            batch_delay: settings.batch_delay,
+        });
+        let workers = spawn_workers(&shared, settings.workers, &input_rx, &output_txs)?;
+        // The workers now hold the only senders: each output's queue ends when they finish.
+        drop(output_txs);
+
+        let stop = Shutdown::new();
+        let mut running = JoinSet::new();
+        for input in inputs {
+            let ctx = InputContext::new(input_tx.clone())
+                .with_decoration(input.decoration)
+                .with_batch_size(settings.batch_size)
+                .with_shutdown(stop.clone());
+            let id = input.id;
+            let plugin = input.input;
+            running.spawn(async move { (id, plugin.run(ctx).await) });
+        }
+        drop(input_tx);
+
+        let inputs_done = wait_for_inputs(running);
+        tokio::pin!(inputs_done);
+        tokio::pin!(shutdown);
+        let requested = tokio::select! {
+            () = &mut inputs_done => false,
+            () = &mut shutdown => true,
+        };
+        if requested {
+            stop.request();
+            inputs_done.await;
+        }
+        // An input reading on a thread of its own may still hold a sender: closing the queue
+        // refuses anything more, and the workers finish what it holds, then stop.
+        input_rx.close();
+        drop(input_rx);
+
+        for task in output_tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "an output task failed");
+            }
+        }
+        for handle in workers {
+            // Finished already: the outputs ended only after every worker dropped its senders.
+            let _ = handle.join();
+        }
+        Ok(())
+    }
+}
+
+fn spawn_workers(
+    shared: &Arc<worker::WorkerShared>,
+    count: usize,
+    input: &async_channel::Receiver<Batch>,
+    outputs: &[async_channel::Sender<OutputBatch>],
+) -> Result<Vec<std::thread::JoinHandle<()>>, PipelineError> {
+    (0..count)
+        .map(|i| {
+            let shared = shared.clone();
+            let input = input.clone();
+            let outputs = outputs.to_vec();
+            std::thread::Builder::new()
+                .name(format!("sluice-worker-{i}"))
+                .spawn(move || worker::run(&shared, input, outputs))
+                .map_err(PipelineError::from)
+        })
+        .collect()
+}
+
+async fn wait_for_inputs(mut running: JoinSet<(String, Result<(), InputError>)>) {
+    while let Some(joined) = running.join_next().await {
+        match joined {
+            Ok((_, Ok(()))) => {}
+            Ok((id, Err(InputError::Closed))) => {
+                tracing::debug!(input = %id, "input stopped: the pipeline is closing");
+            }
+            Ok((id, Err(e))) => tracing::error!(input = %id, error = %e, "input failed"),
+            Err(e) => tracing::error!(error = %e, "an input task panicked"),
+        }
+    }
+}
+
+/// Resolves at the first SIGINT or SIGTERM, and arms the second one to exit at once.
+async fn first_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for signals; the pipeline stops only when its inputs end");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("stopping: finishing the events already accepted (signal again to exit now)");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("sluice: second signal, exiting without draining");
+        std::process::exit(130);
+    });
 }

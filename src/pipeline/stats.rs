@@ -1,0 +1,158 @@
+//! [`PipelineStats`]: what a running pipeline has done, readable from any thread while it runs.
+//!
+//! Counters are atomics bumped once per batch (never per event, never under a lock). Queue
+//! depths are read from the queues themselves when asked.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::event::{AckStatus, Acknowledge, Batch};
+use crate::outputs::OutputBatch;
+
+/// Counters and queue depths of one pipeline.
+#[derive(Debug)]
+pub struct PipelineStats {
+    events_in: AtomicU64,
+    events_filtered: AtomicU64,
+    events_out: AtomicU64,
+    events_failed: AtomicU64,
+    worker_panics: AtomicU64,
+    outputs: Box<[OutputStats]>,
+    input_queue: async_channel::Receiver<Batch>,
+    output_queues: Box<[async_channel::Receiver<OutputBatch>]>,
+}
+
+/// What one output has done.
+#[derive(Debug)]
+pub struct OutputStats {
+    id: String,
+    events: AtomicU64,
+    batches: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl OutputStats {
+    /// The output's plugin id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Events the output was handed and wrote (or tried to: see [`OutputStats::errors`]).
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Batches whose write failed (their events are acknowledged as failed).
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record(&self, events: usize, ok: bool) -> u64 {
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        if ok {
+            0
+        } else {
+            self.errors.fetch_add(1, Ordering::Relaxed) + 1
+        }
+    }
+}
+
+impl PipelineStats {
+    /// Stats for a pipeline whose queues are these (the stats keep receivers only to read
+    /// their length).
+    pub(crate) fn new(
+        output_ids: impl IntoIterator<Item = String>,
+        input_queue: async_channel::Receiver<Batch>,
+        output_queues: Box<[async_channel::Receiver<OutputBatch>]>,
+    ) -> PipelineStats {
+        let outputs = output_ids
+            .into_iter()
+            .map(|id| OutputStats {
+                id,
+                events: AtomicU64::new(0),
+                batches: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+            })
+            .collect();
+        PipelineStats {
+            events_in: AtomicU64::new(0),
+            events_filtered: AtomicU64::new(0),
+            events_out: AtomicU64::new(0),
+            events_failed: AtomicU64::new(0),
+            worker_panics: AtomicU64::new(0),
+            outputs,
+            input_queue,
+            output_queues,
+        }
+    }
+
+    /// Events the workers took from the input queue.
+    pub fn events_in(&self) -> u64 {
+        self.events_in.load(Ordering::Relaxed)
+    }
+
+    /// Events that came out of the filters (not dropped).
+    pub fn events_filtered(&self) -> u64 {
+        self.events_filtered.load(Ordering::Relaxed)
+    }
+
+    /// Filtered events every output has finished with, successfully.
+    pub fn events_out(&self) -> u64 {
+        self.events_out.load(Ordering::Relaxed)
+    }
+
+    /// Filtered events some output failed to write (or whose filtering panicked).
+    pub fn events_failed(&self) -> u64 {
+        self.events_failed.load(Ordering::Relaxed)
+    }
+
+    /// Batches dropped because a filter (or a condition) panicked on them.
+    pub fn worker_panics(&self) -> u64 {
+        self.worker_panics.load(Ordering::Relaxed)
+    }
+
+    pub fn outputs(&self) -> &[OutputStats] {
+        &self.outputs
+    }
+
+    /// Input batches waiting for a worker.
+    pub fn input_queue_len(&self) -> usize {
+        self.input_queue.len()
+    }
+
+    /// Batches waiting for output `index` (0 if there is no such output).
+    pub fn output_queue_len(&self, index: usize) -> usize {
+        self.output_queues.get(index).map_or(0, |q| q.len())
+    }
+
+    pub(crate) fn add_in(&self, events: usize) {
+        self.events_in.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_filtered(&self, events: usize) {
+        self.events_filtered
+            .fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_worker_panic(&self, events: usize) {
+        self.worker_panics.fetch_add(1, Ordering::Relaxed);
+        self.events_failed
+            .fetch_add(events as u64, Ordering::Relaxed);
+    }
+}
+
+/// The workers attach a token per filtered batch whose id is its event count; it reports when
+/// the last output lets go of the batch, which is when those events are "out".
+impl Acknowledge for PipelineStats {
+    fn acknowledge(&self, events: u64, status: AckStatus) {
+        let counter = match status {
+            AckStatus::Delivered => &self.events_out,
+            AckStatus::Failed => &self.events_failed,
+        };
+        counter.fetch_add(events, Ordering::Relaxed);
+    }
+}

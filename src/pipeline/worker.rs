@@ -1,0 +1,176 @@
+//! Filter workers: plain OS threads that take input batches from the queue, gather them up to
+//! the batch size, run the filters, route the result and hand one shared batch to every output
+//! that gets some of it.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use async_channel::{Receiver, Sender, TryRecvError};
+
+use crate::event::{AckToken, Acknowledge, Batch};
+use crate::outputs::OutputBatch;
+use crate::plan::{FilterGraph, OutputGraph};
+
+use super::PipelineStats;
+
+/// What every worker shares (read-only).
+pub(crate) struct WorkerShared {
+    pub filters: FilterGraph,
+    pub routes: OutputGraph,
+    pub stats: Arc<PipelineStats>,
+    pub batch_size: usize,
+    pub batch_delay: Duration,
+}
+
+/// One worker's life: until the input queue is closed and empty.
+pub(crate) fn run(
+    shared: &WorkerShared,
+    input: Receiver<Batch>,
+    outputs: Vec<Sender<OutputBatch>>,
+) {
+    while let Some(batch) = gather(&input, shared.batch_size, shared.batch_delay) {
+        shared.stats.add_in(batch.len());
+        process(shared, batch, &outputs);
+    }
+}
+
+/// The next batch: what arrives first, topped up with whatever else arrives within `delay`
+/// until it holds `size` events. `None` once the queue is closed and empty.
+fn gather(input: &Receiver<Batch>, size: usize, delay: Duration) -> Option<Batch> {
+    let mut batch = input.recv_blocking().ok()?;
+    let mut deadline = None;
+    while batch.len() < size {
+        let more = match input.try_recv() {
+            Ok(more) => more,
+            Err(TryRecvError::Closed) => break,
+            Err(TryRecvError::Empty) => {
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + delay);
+                match recv_until(input, deadline) {
+                    Some(more) => more,
+                    None => break,
+                }
+            }
+        };
+        batch.append(more);
+    }
+    Some(batch)
+}
+
+/// Filters, routes and hands the batch on. A panic in a filter or condition costs the batch
+/// (acknowledged as failed), not the worker.
+fn process(shared: &WorkerShared, mut batch: Batch, outputs: &[Sender<OutputBatch>]) {
+    let routed = catch_unwind(AssertUnwindSafe(|| {
+        shared.filters.process(&mut batch.events);
+        shared.routes.route(&batch.events, outputs.len())
+    }));
+    let Ok(routes) = routed else {
+        tracing::error!(
+            events = batch.len(),
+            "a filter panicked: the batch is dropped and acknowledged as failed"
+        );
+        shared.stats.add_worker_panic(batch.len());
+        batch.mark_failed();
+        return;
+    };
+    shared.stats.add_filtered(batch.len());
+    if batch.is_empty() {
+        return;
+    }
+    let stats: Arc<dyn Acknowledge> = shared.stats.clone();
+    batch.acks.push(AckToken::new(stats, batch.len() as u64));
+    let batch = Arc::new(batch);
+    for (queue, selection) in outputs.iter().zip(routes) {
+        if selection.as_ref().is_some_and(|s| s.is_empty()) {
+            continue;
+        }
+        if queue
+            .send_blocking(OutputBatch::new(batch.clone(), selection))
+            .is_err()
+        {
+            // The output is gone; its share of the batch is not delivered.
+            batch.mark_failed();
+        }
+    }
+}
+
+/// Waits for a batch until `deadline`. async-channel offers no timed blocking receive, so the
+/// receive future is polled here with a waker that unparks this thread.
+fn recv_until(input: &Receiver<Batch>, deadline: Instant) -> Option<Batch> {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut recv = pin!(input.recv());
+    loop {
+        if let Poll::Ready(result) = recv.as_mut().poll(&mut cx) {
+            return result.ok();
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::park_timeout(deadline - now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Timestamp};
+
+    fn batch_of(n: usize) -> Batch {
+        Batch::new(
+            (0..n)
+                .map(|_| Event::new(Timestamp::from_secs(0)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn gather_tops_up_to_the_batch_size_without_waiting_when_full() {
+        let (tx, rx) = async_channel::bounded(8);
+        for _ in 0..3 {
+            tx.send_blocking(batch_of(2)).unwrap();
+        }
+        let started = Instant::now();
+        let batch = gather(&rx, 4, Duration::from_secs(10)).unwrap();
+        assert_eq!(batch.len(), 4);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(rx.len(), 1);
+    }
+
+    #[test]
+    fn gather_waits_at_most_the_delay_for_more() {
+        let (tx, rx) = async_channel::bounded(8);
+        tx.send_blocking(batch_of(1)).unwrap();
+        let started = Instant::now();
+        let batch = gather(&rx, 100, Duration::from_millis(30)).unwrap();
+        let waited = started.elapsed();
+        assert_eq!(batch.len(), 1);
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    }
+
+    #[test]
+    fn gather_takes_a_batch_that_arrives_while_waiting() {
+        let (tx, rx) = async_channel::bounded(8);
+        tx.send_blocking(batch_of(1)).unwrap();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send_blocking(batch_of(3)).unwrap();
+        });
+        let batch = gather(&rx, 4, Duration::from_secs(10)).unwrap();
+        assert_eq!(batch.len(), 4);
+        sender.join().unwrap();
+        assert!(gather(&rx, 4, Duration::from_millis(1)).is_none());
+    }
+}
