@@ -580,3 +580,530 @@ fn strings_in_conditions_follow_the_escape_setting() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Spans
+
+#[test]
+fn spans_slice_to_the_text_of_each_node() {
+    let text = r#"filter {
+  grok { match => { "message" => "%{IP:ip}" } tag_on_failure => [ "a", 1 ] }
+  if [a][b] == "x" and !([c] =~ /d\/e/) { drop {} } else { noop {} }
+}
+output { stdout { codec => rubydebug { metadata => true } } }"#;
+    let config = ok(text);
+    let filter = &config.sections[0];
+    assert_eq!(slice(text, filter.kind_span), "filter");
+    assert!(slice(text, filter.span).starts_with("filter {\n  grok"));
+    assert!(slice(text, filter.span).ends_with("noop {} }\n}"));
+
+    let Statement::Plugin(grok) = &filter.body[0] else {
+        panic!("grok")
+    };
+    assert_eq!(
+        slice(text, grok.span),
+        r#"grok { match => { "message" => "%{IP:ip}" } tag_on_failure => [ "a", 1 ] }"#
+    );
+    assert_eq!(slice(text, grok.name.span), "grok");
+    let matcher = &grok.attributes[0];
+    assert_eq!(slice(text, matcher.name.span), "match");
+    assert_eq!(
+        slice(text, matcher.value.span),
+        r#"{ "message" => "%{IP:ip}" }"#
+    );
+    let Value::Hash(entries) = &matcher.value.node else {
+        panic!("hash")
+    };
+    assert_eq!(slice(text, entries[0].key.span), r#""message""#);
+    assert_eq!(slice(text, entries[0].value.span), r#""%{IP:ip}""#);
+    let Value::Array(items) = &grok.attributes[1].value.node else {
+        panic!("array")
+    };
+    assert_eq!(slice(text, grok.attributes[1].value.span), r#"[ "a", 1 ]"#);
+    assert_eq!(slice(text, items[0].span), r#""a""#);
+    assert_eq!(slice(text, items[1].span), "1");
+
+    let Statement::If(chain) = &filter.body[1] else {
+        panic!("if")
+    };
+    assert!(slice(text, chain.span).starts_with("if [a][b]"));
+    assert!(slice(text, chain.span).ends_with("else { noop {} }"));
+    let condition = &chain.branches[0].condition;
+    assert_eq!(
+        slice(text, condition.span),
+        r#"[a][b] == "x" and !([c] =~ /d\/e/)"#
+    );
+    let Expr::Bool { lhs, rhs, .. } = &condition.node else {
+        panic!("and")
+    };
+    assert_eq!(slice(text, lhs.span), r#"[a][b] == "x""#);
+    assert_eq!(slice(text, rhs.span), r#"!([c] =~ /d\/e/)"#);
+    let Expr::Compare { lhs: a, rhs: x, .. } = &lhs.node else {
+        panic!("compare")
+    };
+    assert_eq!(slice(text, a.span), "[a][b]");
+    assert_eq!(slice(text, x.span), r#""x""#);
+    let Expr::Not(inner) = &rhs.node else {
+        panic!("not")
+    };
+    assert_eq!(slice(text, inner.span), r#"([c] =~ /d\/e/)"#);
+    let Expr::Match { pattern, .. } = &inner.node else {
+        panic!("match")
+    };
+    assert_eq!(slice(text, pattern.span), r"/d\/e/");
+
+    let Statement::Plugin(stdout) = &config.sections[1].body[0] else {
+        panic!("stdout")
+    };
+    let codec = &stdout.attributes[0].value;
+    assert_eq!(slice(text, codec.span), "rubydebug { metadata => true }");
+    let Value::Plugin(rubydebug) = &codec.node else {
+        panic!("plugin value")
+    };
+    assert_eq!(slice(text, rubydebug.name.span), "rubydebug");
+    assert_eq!(slice(text, rubydebug.attributes[0].value.span), "true");
+}
+
+#[test]
+fn quoted_names_span_their_quotes() {
+    let text = r#"filter { "a b" { 'c d' => "e" } }"#;
+    let config = ok(text);
+    let plugin = only_plugin(&config);
+    assert_eq!(slice(text, plugin.name.span), r#""a b""#);
+    assert_eq!(slice(text, plugin.attributes[0].name.span), "'c d'");
+}
+
+#[test]
+fn spans_point_into_the_right_file_of_several() {
+    let mut sources = SourceMap::new();
+    sources.add("10-input.conf", "input { stdin {} }");
+    sources.add(
+        "20-filter.conf",
+        "filter {\n  mutate { add_tag => [\"x\"] }\n}",
+    );
+    let config = parse(&sources, ParseOptions::default()).expect("parses");
+    assert_eq!(config.sections.len(), 2);
+    let Statement::Plugin(mutate) = &config.sections[1].body[0] else {
+        panic!("mutate")
+    };
+    let loc = sources.locate(mutate.name.span.start);
+    assert_eq!((loc.path, loc.line, loc.col), ("20-filter.conf", 2, 3));
+    assert_eq!(sources.slice(mutate.attributes[0].value.span), "[\"x\"]");
+}
+
+#[test]
+fn a_section_may_span_files() {
+    // Logstash concatenates the files, so a block may open in one and close in the next.
+    let mut sources = SourceMap::new();
+    sources.add("a.conf", "filter {\n  mutate {}");
+    sources.add("b.conf", "}");
+    let config = parse(&sources, ParseOptions::default()).expect("parses");
+    assert_eq!(config.sections[0].body.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A realistic pipeline
+
+const NGINX: &str = r#"# nginx access logs -> elasticsearch
+input {
+  beats {
+    port => 5044
+    ssl => false
+  }
+  file {
+    path => ["/var/log/nginx/access.log", "/var/log/nginx/error.log"]
+    start_position => "beginning"
+    codec => plain { charset => "UTF-8" }
+  }
+}
+
+filter {
+  if [fileset][name] == "access" or "nginx" in [tags] {
+    grok {
+      match => { "message" => "%{IPORHOST:[source][ip]} - %{DATA:[user][name]} \[%{HTTPDATE:[nginx][time]}\] \"%{WORD:[http][method]} %{DATA:[url][original]}\" %{NUMBER:[http][status]:int}" }
+      tag_on_failure => ["_grokparsefailure", "nginx"]
+    }
+    date {
+      match => [ "[nginx][time]", "dd/MMM/yyyy:HH:mm:ss Z" ]
+      target => "@timestamp"
+      remove_field => "[nginx][time]"
+    }
+    mutate {
+      convert => { "[http][status]" => "integer" }
+      rename => { "host" => "[host][name]" }
+      add_field => { "[@metadata][index]" => "nginx-%{+YYYY.MM.dd}" }
+    }
+    if [http][status] >= 500 {
+      mutate { add_tag => ["server_error"] }
+    } else if [http][status] >= 400 and [http][status] < 500 {
+      mutate { add_tag => ["client_error"] }
+    } else if [url][original] =~ /^\/health/ {
+      drop { }
+    }
+  } else if [message] !~ /./ {
+    drop {}
+  } else {
+    mutate { add_tag => [ "unparsed" ] } # keep it for inspection
+  }
+}
+
+output {
+  if "_grokparsefailure" not in [tags] {
+    elasticsearch {
+      hosts => ["http://es1:9200", "http://es2:9200"]
+      index => "%{[@metadata][index]}"
+      manage_template => false
+    }
+  } else {
+    file { path => "/var/log/sluice/failed-%{+YYYY-MM-dd}.log" codec => json_lines }
+  }
+  stdout { codec => rubydebug { metadata => true } }
+}
+"#;
+
+#[test]
+fn a_realistic_nginx_pipeline_parses_to_the_expected_tree() {
+    let expected = r#"input
+  beats {port => 5044 ssl => false}
+  file {path => ["/var/log/nginx/access.log", "/var/log/nginx/error.log"] start_position => "beginning" codec => plain {charset => "UTF-8"}}
+filter
+  if (or (== [fileset][name] "access") (in "nginx" [tags]))
+    grok {match => {"message" => "%{IPORHOST:[source][ip]} - %{DATA:[user][name]} \\[%{HTTPDATE:[nginx][time]}\\] \\\"%{WORD:[http][method]} %{DATA:[url][original]}\\\" %{NUMBER:[http][status]:int}"} tag_on_failure => ["_grokparsefailure", "nginx"]}
+    date {match => ["[nginx][time]", "dd/MMM/yyyy:HH:mm:ss Z"] target => "@timestamp" remove_field => "[nginx][time]"}
+    mutate {convert => {"[http][status]" => "integer"} rename => {"host" => "[host][name]"} add_field => {"[@metadata][index]" => "nginx-%{+YYYY.MM.dd}"}}
+    if (>= [http][status] 500)
+      mutate {add_tag => ["server_error"]}
+    else if (and (>= [http][status] 400) (< [http][status] 500))
+      mutate {add_tag => ["client_error"]}
+    else if (=~ [url][original] /^/health/)
+      drop {}
+  else if (!~ [message] /./)
+    drop {}
+  else
+    mutate {add_tag => ["unparsed"]}
+output
+  if (not-in "_grokparsefailure" [tags])
+    elasticsearch {hosts => ["http://es1:9200", "http://es2:9200"] index => "%{[@metadata][index]}" manage_template => false}
+  else
+    file {path => "/var/log/sluice/failed-%{+YYYY-MM-dd}.log" codec => json_lines}
+  stdout {codec => rubydebug {metadata => true}}
+"#;
+    assert_eq!(show_config(&ok(NGINX)), expected);
+}
+
+#[test]
+fn a_five_thousand_line_config_parses_quickly() {
+    let mut text = String::from("filter {\n");
+    while text.lines().count() < 5000 {
+        text.push_str(
+            "  if [type] == \"nginx\" and [status] >= 500 {\n    mutate {\n      add_tag => [\"a\", \"b\"] # note\n      add_field => { \"x\" => \"%{y}\" }\n    }\n  } else {\n    drop {}\n  }\n",
+        );
+    }
+    text.push_str("}\n");
+    let start = std::time::Instant::now();
+    let config = ok(&text);
+    let elapsed = start.elapsed();
+    assert!(config.sections[0].body.len() > 600);
+    // Debug builds are slow; the budget is for an unoptimized test binary on a shared machine.
+    assert!(elapsed.as_millis() < 1000, "took {elapsed:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error messages: snapshots
+
+/// Every `tests/parse_errors/NAME.conf` must fail to parse with exactly the diagnostics in
+/// `NAME.stderr`. `UPDATE_SNAPSHOTS=1 cargo test --test parser` rewrites the `.stderr` files.
+#[test]
+fn error_snapshots() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parse_errors");
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
+    let mut confs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/parse_errors exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "conf"))
+        .collect();
+    confs.sort();
+    assert!(confs.len() >= 15, "only {} bad configs", confs.len());
+    let mut failures = Vec::new();
+    for conf in &confs {
+        let name = conf
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name");
+        let text = std::fs::read_to_string(conf).expect("readable config");
+        let sources = SourceMap::single(name, &text);
+        let rendered = match parse(&sources, ParseOptions::default()) {
+            Ok(_) => {
+                failures.push(format!("{name}: parsed without errors"));
+                continue;
+            }
+            Err(diags) => diags.render(&sources),
+        };
+        let snapshot = conf.with_extension("stderr");
+        if update {
+            std::fs::write(&snapshot, &rendered).expect("writable snapshot");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+        if expected != rendered {
+            failures.push(format!(
+                "{name}: expected\n{expected}\n--- but got\n{rendered}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error positions and recovery
+
+#[test]
+fn errors_point_at_the_offending_token() {
+    assert_eq!(
+        error_lines("filter {\n  grok {\n    match \"x\"\n  }\n}"),
+        ["test.conf:3:11: expected \"=>\" after attribute name \"match\", found string \"x\""]
+    );
+    assert_eq!(
+        error_lines("input { stdin {} }\nfilter {\n  if [a] =! 1 { }\n}"),
+        ["test.conf:3:10: unknown operator \"=!\""]
+    );
+    assert_eq!(
+        error_lines("output {\n  stdout { codec => }\n}"),
+        ["test.conf:2:21: expected a value after \"codec =>\", found \"}\""]
+    );
+}
+
+#[test]
+fn a_missing_piece_at_the_end_of_a_line_is_pointed_at_there() {
+    // The `{` belongs after `stdout`, so the caret goes there rather than on the next line.
+    let out = errors("output {\n  stdout\n}");
+    assert!(
+        out.starts_with("test.conf:2:9: expected \"{\" after plugin name \"stdout\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn independent_errors_are_all_reported_once() {
+    let text = "input {\n  stdin { codec => json { charset = \"x\" } }\n}\nfilter {\n  mutate { add_tag => [\"a\" \"b\"] }\n  if [a] = 1 { drop {} }\n  mutate { add_tag => [\"c\"] }\n}\noutptu { stdout {} }\n";
+    let lines = error_lines(text);
+    let positions: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        positions,
+        [
+            "test.conf:2:35",
+            "test.conf:5:28",
+            "test.conf:6:10",
+            "test.conf:9:1"
+        ],
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn errors_in_several_files_name_their_file() {
+    let mut sources = SourceMap::new();
+    sources.add("a.conf", "input { stdin {} }");
+    sources.add("b.conf", "filter {\n  mutate { add_tag => [\"x\",] }\n}");
+    let diags = parse(&sources, ParseOptions::default()).expect_err("fails");
+    let out = diags.render(&sources);
+    assert!(
+        out.starts_with("b.conf:2:28: expected a value after \",\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_body_after_a_bad_condition_is_still_checked() {
+    let lines =
+        error_lines("filter {\n  if [a] === 1 {\n    mutate { add_tag => [\"x\" \"y\"] }\n  }\n}");
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("test.conf:2:10: unknown operator \"===\""),
+        "{lines:#?}"
+    );
+    assert!(lines[1].starts_with("test.conf:3:30:"), "{lines:#?}");
+}
+
+#[test]
+fn an_unterminated_string_reports_nothing_after_it() {
+    let lines = error_lines("filter {\n  mutate { add_tag => \"x }\n}\noutput { stdout {} }");
+    assert_eq!(lines, ["test.conf:2:23: unterminated string"]);
+}
+
+#[test]
+fn a_misspelt_section_body_is_still_checked() {
+    let lines = error_lines("fliter {\n  mutate { add_tag => [\"a\",] }\n}");
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("unknown section \"fliter\""));
+    assert!(lines[1].starts_with("test.conf:2:28:"), "{lines:#?}");
+}
+
+#[test]
+fn an_attribute_in_a_section_without_a_plugin_before_it() {
+    let lines = error_lines("filter {\n  add_tag => [\"x\"]\n  mutate {}\n}");
+    assert_eq!(
+        lines,
+        ["test.conf:2:3: found attribute \"add_tag\" where a plugin was expected"]
+    );
+}
+
+#[test]
+fn integers_out_of_range_are_errors() {
+    let out = errors("filter { p { v => 99999999999999999999 } }");
+    assert!(out.contains("out of range"), "{out}");
+}
+
+#[test]
+fn a_single_bracketed_string_in_a_condition_is_a_selector_as_in_logstash() {
+    // Logstash's grammar tries the selector first, so `["a"]` names the field `"a"`.
+    assert_eq!(cond(r#"[a] in ["x"]"#), r#"(in [a] ["x"])"#);
+    let config = ok(r#"filter { if [a] in ["x"] { } }"#);
+    let Statement::If(chain) = &config.sections[0].body[0] else {
+        panic!("if")
+    };
+    let Expr::In { haystack, .. } = &chain.branches[0].condition.node else {
+        panic!("in")
+    };
+    assert_eq!(haystack.node, RValue::Selector(r#"["x"]"#.to_string()));
+}
+
+#[test]
+fn excessive_nesting_is_an_error_not_a_crash() {
+    for text in [
+        format!("filter {{ p {{ v => {} }} }}", "[".repeat(100_000)),
+        format!("filter {{ p {{ v => {} }} }}", "{ a1 => ".repeat(50_000)),
+        format!("filter {{ if {}[a] {{ }} }}", "(".repeat(100_000)),
+        format!("filter {{ if {}[a] {{ }} }}", "!(".repeat(100_000)),
+        format!("filter {{ {} }}", "if [a] { ".repeat(50_000)),
+        format!("filter {{ p {{ v => {} }} }}", "c1 { v => ".repeat(50_000)),
+    ] {
+        let out = errors(&text);
+        assert!(
+            out.contains("nesting is too deep"),
+            "{}",
+            &out[..out.len().min(300)]
+        );
+        assert_eq!(out.matches("test.conf:").count(), 1, "{out}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: no input makes the parser panic
+
+/// Deterministic xorshift numbers, so a failing input can be reproduced.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Parses `text` both ways; fails (showing the input) on a panic, on an error list that is
+/// empty, or on diagnostics that cannot be rendered.
+fn assert_parses_or_reports(text: &str) {
+    for support_escapes in [false, true] {
+        let outcome = std::panic::catch_unwind(|| {
+            let sources = SourceMap::single("fuzz.conf", text);
+            match parse(&sources, ParseOptions { support_escapes }) {
+                Ok(config) => config.sections.iter().all(|s| {
+                    sources.slice(s.span).starts_with(s.kind.as_str())
+                        && sources.slice(s.span).ends_with('}')
+                }),
+                Err(diags) => !diags.is_empty() && !diags.render(&sources).is_empty(),
+            }
+        });
+        assert!(
+            matches!(outcome, Ok(true)),
+            "bad outcome for input {text:?}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn every_prefix_of_a_realistic_config_is_handled() {
+    for (i, _) in NGINX.char_indices() {
+        assert_parses_or_reports(&NGINX[..i]);
+    }
+}
+
+#[test]
+fn random_edits_of_a_realistic_config_are_handled() {
+    const PIECES: [&str; 16] = [
+        "{", "}", "[", "]", "\"", "'", "/", "#", "=>", "\\", "\n", "if", "else", ",", "(", "é",
+    ];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..1500 {
+        let mut text = NGINX.to_string();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(text.len());
+            let at = (0..=at)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            match rng.below(3) {
+                0 => {
+                    let end = (at + 1 + rng.below(40)).min(text.len());
+                    let end = (end..=text.len())
+                        .find(|i| text.is_char_boundary(*i))
+                        .unwrap();
+                    text.replace_range(at..end, "");
+                }
+                1 => text.insert_str(at, PIECES[rng.below(PIECES.len())]),
+                _ => {
+                    let end = (at + rng.below(60)).min(text.len());
+                    let end = (end..=text.len())
+                        .find(|i| text.is_char_boundary(*i))
+                        .unwrap();
+                    let copy = text[at..end].to_string();
+                    text.insert_str(at, &copy);
+                }
+            }
+        }
+        assert_parses_or_reports(&text);
+    }
+}
+
+#[test]
+fn token_soup_is_handled() {
+    const TOKENS: [&str; 48] = [
+        "input", "filter", "output", "if", "else", "and", "or", "xor", "nand", "not", "in", "grok",
+        "x", "-1", "2.5", "1.2.3", "{", "}", "[", "]", "(", ")", ",", ";", "=>", "==", "!=", "<=",
+        ">=", "<", ">", "=~", "!~", "!", "=", "\"s\"", "'q'", "\"", "'", "/re/", "/", "\\", "#c\n",
+        "\n", " ", "\r\n", "\u{feff}", "ü",
+    ];
+    let mut rng = Rng(42);
+    for _ in 0..4000 {
+        let len = 1 + rng.below(50);
+        let text: String = (0..len).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+        assert_parses_or_reports(&text);
+    }
+}
+
+#[test]
+fn random_bytes_are_handled() {
+    let mut rng = Rng(7);
+    for _ in 0..2000 {
+        let len = rng.below(200);
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| match rng.below(4) {
+                // Mostly the bytes LSCL gives meaning to, so the parser gets past the start.
+                0 => b"{}[]()\"'/#=>!<,\\\n "[rng.below(18)],
+                1 => b"abcdefiltrnpu_-0123456789."[rng.below(26)],
+                _ => rng.next() as u8,
+            })
+            .collect();
+        assert_parses_or_reports(&String::from_utf8_lossy(&bytes));
+    }
+}

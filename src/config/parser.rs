@@ -90,11 +90,10 @@ struct Parser<'a> {
     depth: usize,
     /// Brackets open around the current position, innermost last.
     open: Vec<OpenBlock>,
-    /// `}` expected to be extra (an attribute was found outside a plugin), to be skipped
-    /// silently at the top level.
-    extra_closes: usize,
     /// The offset of the last `}` consumed, for "is this `}` extra?" hints.
     last_close: Option<usize>,
+    /// The last plugin closed, in case an attribute after it shows it was closed too early.
+    last_plugin: Option<OpenBlock>,
     /// The latest string or regex that spanned several lines.
     multiline_literal: Option<Span>,
     /// The first misaligned `}` in the current section.
@@ -111,8 +110,8 @@ impl<'a> Parser<'a> {
             quiet: false,
             depth: 0,
             open: Vec::new(),
-            extra_closes: 0,
             last_close: None,
+            last_plugin: None,
             multiline_literal: None,
             misaligned: None,
         }
@@ -150,10 +149,16 @@ impl<'a> Parser<'a> {
         self.report(diag);
     }
 
+    /// "expected X, found Y" at the token found, or, when that token is on a later line, just
+    /// after the previous one: where the missing piece goes.
     fn expected_diag(&self, what: &str) -> Diagnostic {
         let pos = self.cur.pos;
         let found = self.cur.describe_at(pos);
-        Diagnostic::new(self.token_span(), format!("expected {what}, found {found}"))
+        let span = match self.cur.end_of_previous_line(pos) {
+            Some(end) => Span::new(end, end),
+            None => self.token_span(),
+        };
+        Diagnostic::new(span, format!("expected {what}, found {found}"))
     }
 
     /// The span of the token at the current position (one byte wide at least, for the caret).
@@ -161,9 +166,12 @@ impl<'a> Parser<'a> {
         self.cur.token_span_at(self.cur.pos)
     }
 
-    /// A safe point: the text since the last error parsed cleanly.
+    /// A safe point: the text since the last error parsed cleanly. Not at the end of the text:
+    /// what is missing there is a consequence of the earlier error.
     fn sync(&mut self) {
-        self.quiet = false;
+        if !self.cur.at_eof() {
+            self.quiet = false;
+        }
     }
 
     /// The 1-based line (within its file) of `pos`.
@@ -253,11 +261,9 @@ impl<'a> Parser<'a> {
         let (target, help) = match culprit {
             Some(m) => {
                 let help = format!(
-                    "the \"}}\" at line {} closes {} but is indented like an outer block; \
-                     {}'s own \"}}\" is probably missing",
+                    "the \"}}\" at line {} closes it, but is indented like an outer block's; \
+                     add the missing \"}}\"",
                     self.line_of(m.close),
-                    m.block.what,
-                    m.block.what
                 );
                 (m.block, help)
             }

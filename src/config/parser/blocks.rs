@@ -21,6 +21,9 @@ use crate::config::source::{did_you_mean, Diagnostic, Span, Spanned};
 
 const SECTIONS: [&str; 3] = ["input", "filter", "output"];
 
+/// How the body of an `if` / `else if` is named in messages (and recognised on the stack).
+const IF_BLOCK: &str = "\"if\" block";
+
 /// How parsing one attribute ended.
 enum AttrOutcome {
     Parsed(Attribute),
@@ -152,17 +155,13 @@ impl Parser<'_> {
         None
     }
 
-    /// A `}` at the top level: extra, unless an earlier error already predicted it.
+    /// A `}` at the top level.
     fn stray_top_level_close(&mut self) {
-        if self.extra_closes > 0 {
-            self.extra_closes -= 1;
-        } else {
-            let span = self.token_span();
-            self.report(
-                Diagnostic::new(span, "unexpected \"}\"")
-                    .with_help("no \"{\" is open here; is this \"}\" extra?"),
-            );
-        }
+        let span = self.token_span();
+        self.report(
+            Diagnostic::new(span, "unexpected \"}\"")
+                .with_help("no \"{\" is open here; is this \"}\" extra?"),
+        );
         self.cur.pos += 1;
     }
 
@@ -171,13 +170,38 @@ impl Parser<'_> {
         let mut body = Vec::new();
         loop {
             self.cur.skip_cs();
-            if self.block_end().is_some() {
+            if self.block_end().is_some() || self.else_closes_if_block() {
                 return body;
             }
             if let Some(statement) = self.statement() {
                 body.push(statement);
             }
         }
+    }
+
+    /// `else` starting a line, inside an if block and indented no deeper than its `if`: the
+    /// block's `}` is missing. Reports that; the if chain then goes on with the `else`.
+    fn else_closes_if_block(&mut self) -> bool {
+        let pos = self.cur.pos;
+        let Some(block) = self.open.last() else {
+            return false;
+        };
+        let missing_close = block.what == IF_BLOCK
+            && self.cur.is_keyword_at(pos, "else")
+            && self.cur.is_first_on_line(pos)
+            && self.cur.column(pos) <= self.cur.column(block.start);
+        if missing_close {
+            let diag = Diagnostic::new(
+                Span::new(block.opener, block.opener + 1),
+                format!("unclosed \"{{\" of {IF_BLOCK}"),
+            )
+            .with_help(format!(
+                "the \"else\" at line {} follows it; add a \"}}\" before the \"else\"",
+                self.line_of(pos)
+            ));
+            self.report(diag);
+        }
+        missing_close
     }
 
     /// A plugin or an if/else chain (or an error, after which at least one byte is consumed).
@@ -239,26 +263,7 @@ impl Parser<'_> {
     fn plugin_without_body(&mut self, name: Spanned<String>) {
         let pos = self.cur.pos;
         if self.cur.starts_with("=>") {
-            // An attribute outside any plugin: the `}` before it most likely closed the plugin
-            // too early, and the `}` meant for the plugin will close the section instead.
-            let mut diag = Diagnostic::new(
-                name.span,
-                format!(
-                    "found attribute {} where a plugin was expected",
-                    quote_shown(&name.node)
-                ),
-            );
-            if let Some(close) = self.last_close {
-                diag = diag.with_help(format!(
-                    "attributes go inside a plugin's braces; is the \"}}\" at line {} extra?",
-                    self.line_of(close)
-                ));
-            }
-            self.report(diag);
-            self.extra_closes += 1;
-            self.cur.pos += 2;
-            self.cur.skip_cs();
-            self.value("\"=>\"");
+            self.attribute_outside_plugin(name);
             return;
         }
         let mut diag = self.expected_diag(&format!(
@@ -287,6 +292,43 @@ impl Parser<'_> {
         }
     }
 
+    /// An attribute where a plugin was expected. Indented deeper than the plugin before it, it
+    /// means a `}` closed that plugin too early: the rest of its body is read up to the `}`
+    /// meant for it, so the enclosing block stays in step.
+    fn attribute_outside_plugin(&mut self, name: Spanned<String>) {
+        let start = name.span.start as usize;
+        let early_close = self
+            .last_close
+            .zip(self.last_plugin.clone())
+            .filter(|(_, plugin)| self.cur.column(start) > self.cur.column(plugin.start));
+        let mut diag = Diagnostic::new(
+            name.span,
+            format!(
+                "found attribute {} where a plugin was expected",
+                quote_shown(&name.node)
+            ),
+        );
+        match early_close {
+            Some((close, plugin)) => {
+                diag = diag.with_help(format!(
+                    "is the \"}}\" at line {} extra? it closes {}",
+                    self.line_of(close),
+                    plugin.what
+                ));
+                self.report(diag);
+                self.cur.pos = start;
+                self.in_block(plugin.what, plugin.start, plugin.opener, |p| p.attributes());
+            }
+            None => {
+                diag = diag.with_help("attributes go inside a plugin's braces: name { ... }");
+                self.report(diag);
+                self.cur.pos += 2;
+                self.cur.skip_cs();
+                self.value("a value after \"=>\"");
+            }
+        }
+    }
+
     /// Whether a name followed by `=>` starts at `pos`.
     fn looks_like_attribute(&self, pos: usize) -> bool {
         let src = self.cur.src().as_bytes();
@@ -307,7 +349,16 @@ impl Parser<'_> {
             p.cur.pos += 1;
             let what = format!("plugin {}", quote_shown(&name.node));
             let start = name.span.start as usize;
-            let (attributes, _closed) = p.in_block(what, start, opener, |p| p.attributes());
+            let block = super::OpenBlock {
+                what,
+                opener,
+                start,
+            };
+            let (attributes, closed) =
+                p.in_block(block.what.clone(), start, opener, |p| p.attributes());
+            if closed {
+                p.last_plugin = Some(block);
+            }
             Some(Plugin {
                 span: Span::new(start, p.cur.pos),
                 name,
@@ -369,7 +420,7 @@ impl Parser<'_> {
             }
         }
         self.cur.skip_cs();
-        match self.value(&format!("\"=>\" after {}", quote_shown(&name.node))) {
+        match self.value(&format!("a value after \"{} =>\"", name.node)) {
             Some(value) => AttrOutcome::Parsed(Attribute { name, value }),
             None => {
                 self.cur.skip_to_block_end();
@@ -508,7 +559,9 @@ impl Parser<'_> {
                 };
             }
         }
-        let body = self.block("\"if\" block".to_string(), start);
+        // The body's braces are intact whatever was wrong with the condition: check it afresh.
+        self.sync();
+        let body = self.block(IF_BLOCK.to_string(), start);
         Branch {
             condition: condition.unwrap_or_else(|| placeholder_condition(cond_start)),
             body,
@@ -544,8 +597,6 @@ impl Parser<'_> {
         let help = match found {
             "&&" => Some("write \"and\" instead of \"&&\"".to_string()),
             "||" => Some("write \"or\" instead of \"||\"".to_string()),
-            "=" => Some("did you mean \"==\"?".to_string()),
-            "=>" => Some("did you mean \">=\"?".to_string()),
             "AND" | "And" | "OR" | "Or" | "XOR" | "NAND" | "NOT" | "Not" | "IN" => Some(format!(
                 "operators are lowercase: \"{}\"",
                 found.to_ascii_lowercase()

@@ -31,6 +31,18 @@ const COMPARE_OPS: [(&str, CompareOp); 6] = [
     (">", CompareOp::Gt),
 ];
 
+/// Operators from other languages, or mistyped, and what was probably meant. Checked before
+/// [`COMPARE_OPS`], which would take a prefix of some (`===`, `<>`); a lone `=` is checked
+/// after them.
+const MISTYPED_OPS: [(&str, &str); 6] = [
+    ("===", "=="),
+    ("!==", "!="),
+    ("=!", "!="),
+    ("=<", "<="),
+    ("=>", ">="),
+    ("<>", "!="),
+];
+
 const BOOL_OPS: [(&str, BoolOp); 4] = [
     ("and", BoolOp::And),
     ("or", BoolOp::Or),
@@ -184,6 +196,16 @@ impl Parser<'_> {
         let before = self.cur.pos;
         self.cur.skip_cs();
         let op_start = self.cur.pos;
+        if let Some((bad, good)) = MISTYPED_OPS
+            .into_iter()
+            .find(|(s, _)| self.cur.starts_with(s))
+        {
+            let span = Span::new(op_start, op_start + bad.len());
+            let diag = Diagnostic::new(span, format!("unknown operator \"{bad}\""))
+                .with_help(format!("did you mean \"{good}\"?"));
+            self.report(diag);
+            return None;
+        }
         if let Some((text, op)) = COMPARE_OPS.into_iter().find(|(s, _)| self.cur.eat(s)) {
             self.cur.skip_cs();
             let rhs = self.rvalue(&format!("a value after \"{text}\""))?;
@@ -219,7 +241,7 @@ impl Parser<'_> {
                 span,
             ));
         }
-        if self.cur.starts_with("=") && !self.cur.starts_with("=>") {
+        if self.cur.starts_with("=") {
             let span = Span::new(op_start, op_start + 1);
             let diag =
                 Diagnostic::new(span, "unknown operator \"=\"").with_help("did you mean \"==\"?");

@@ -264,6 +264,32 @@ impl<'a> Cursor<'a> {
         pos.min(self.bytes.len()) - self.line_start(pos)
     }
 
+    /// When only blanks (at least one newline among them) stand between the previous token and
+    /// `pos`, the end of that token. `None` when a comment ends the previous line, where the
+    /// token's end cannot be found reliably by looking backwards.
+    pub fn end_of_previous_line(&self, pos: usize) -> Option<usize> {
+        let pos = pos.min(self.bytes.len());
+        let blanks = self.bytes[..pos]
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .count();
+        let end = pos - blanks;
+        let crossed_line = self.bytes[end..pos].contains(&b'\n');
+        let line = &self.bytes[self.line_start(end)..end];
+        (crossed_line && end > 0 && !line.contains(&b'#')).then_some(end)
+    }
+
+    /// The end of the run of non-blank, non-structural bytes at `pos` (the extent of an unquoted
+    /// value such as `/var/log/*.log`); `pos` itself when none.
+    pub fn unquoted_run_end(&self, pos: usize) -> usize {
+        let len = self.bytes[pos.min(self.bytes.len())..]
+            .iter()
+            .take_while(|b| is_text_byte(**b))
+            .count();
+        pos + len
+    }
+
     /// Whether `a` and `b` lie on the same line.
     pub fn same_line(&self, a: usize, b: usize) -> bool {
         let (lo, hi) = (a.min(b), a.max(b).min(self.bytes.len()));
@@ -361,6 +387,27 @@ impl<'a> Cursor<'a> {
         };
         (probe.peek_after_cs() == Some(b'{')).then(|| Span::new(pos, pos + kw.len()))
     }
+}
+
+/// A byte that may belong to an unquoted text run: neither blank nor LSCL structure.
+pub(super) fn is_text_byte(b: u8) -> bool {
+    !matches!(
+        b,
+        b' ' | b'\t'
+            | b'\r'
+            | b'\n'
+            | b'{'
+            | b'}'
+            | b'['
+            | b']'
+            | b'('
+            | b')'
+            | b','
+            | b'#'
+            | b'"'
+            | b'\''
+            | b';'
+    )
 }
 
 fn is_operator_pair(pair: &[u8]) -> bool {

@@ -9,7 +9,7 @@
 //! entry     = (number | bareword | string) cs "=>" cs value
 //! ```
 
-use super::cursor::{is_name_byte, is_word_byte, quote_shown};
+use super::cursor::{is_name_byte, is_text_byte, is_word_byte, quote_shown};
 use super::{unescape, Parser};
 use crate::config::ast::{HashEntry, Number, Value};
 use crate::config::source::{Diagnostic, Span, Spanned};
@@ -65,13 +65,13 @@ fn parse_number(text: &str) -> Option<Number> {
 }
 
 impl Parser<'_> {
-    /// A value, the cursor at its first byte. `after` names what precedes it, for "expected a
-    /// value after ..." (e.g. `"=>" after "match"`). `None` after reporting an error.
-    pub(super) fn value(&mut self, after: &str) -> Option<Spanned<Value>> {
-        self.nested(|p| p.value_inner(after))
+    /// A value, the cursor at its first byte. `expected` completes "expected ..., found ..."
+    /// when there is none (e.g. `a value after "match =>"`). `None` after reporting an error.
+    pub(super) fn value(&mut self, expected: &str) -> Option<Spanned<Value>> {
+        self.nested(|p| p.value_inner(expected))
     }
 
-    fn value_inner(&mut self, after: &str) -> Option<Spanned<Value>> {
+    fn value_inner(&mut self, expected: &str) -> Option<Spanned<Value>> {
         match self.cur.peek() {
             Some(q @ (b'"' | b'\'')) => {
                 let s = self.string_literal(q)?;
@@ -84,11 +84,28 @@ impl Parser<'_> {
             Some(b'[') => Some(self.array()),
             Some(b'{') => Some(self.hash()),
             Some(b) if is_name_byte(b) || b == b'.' => Some(self.word_value()),
+            Some(b) if is_text_byte(b) && b != b'=' => {
+                let start = self.cur.pos;
+                Some(self.unquoted_text(start))
+            }
             _ => {
-                self.expected(&format!("a value after {after}"));
+                self.expected(expected);
                 None
             }
         }
+    }
+
+    /// Text that needed quotes (`/var/log/*.log`, `foo:bar`) from `start`: reported as one
+    /// invalid value and returned as a bareword so parsing goes on.
+    fn unquoted_text(&mut self, start: usize) -> Spanned<Value> {
+        self.cur.pos = self.cur.unquoted_run_end(start).max(start + 1);
+        let span = self.span_from(start);
+        let text = self.cur.slice(span);
+        let shown = quote_shown(text);
+        let diag = Diagnostic::new(span, format!("invalid value {shown}: text must be quoted"))
+            .with_help(format!("quote it to make it a string: {shown}"));
+        self.report(diag);
+        Spanned::new(Value::Bareword(text.to_string()), span)
     }
 
     /// A plugin used as a value (`codec => json { ... }`), the cursor at its `{`.
@@ -102,6 +119,9 @@ impl Parser<'_> {
     /// and returned as barewords so parsing goes on.
     fn word_value(&mut self) -> Spanned<Value> {
         let span = self.cur.scan_token();
+        if self.cur.peek().is_some_and(is_text_byte) {
+            return self.unquoted_text(span.start as usize);
+        }
         let text = self.cur.slice(span);
         if self.cur.peek_after_cs() == Some(b'{') && text.bytes().all(is_name_byte) {
             self.cur.skip_cs();
@@ -182,7 +202,7 @@ impl Parser<'_> {
                 self.cur.pos += 1;
                 return items;
             }
-            match self.value("\"[\" or \",\" in array") {
+            match self.value("a value in the array") {
                 Some(v) => items.push(v),
                 None => self.cur.skip_token_or_group(),
             }
@@ -306,7 +326,7 @@ impl Parser<'_> {
             }
         }
         self.cur.skip_cs();
-        let value = self.value(&format!("\"=>\" after hash key {}", quote_shown(&key.node)))?;
+        let value = self.value(&format!("a value after \"{} =>\"", key.node))?;
         Some(HashEntry { key, value })
     }
 
