@@ -64,7 +64,7 @@ pub(crate) fn decode_document(text: Text, now: Timestamp, out: &mut Vec<Event>) 
     if text.trim().is_empty() {
         return;
     }
-    match json::parse_value(text.as_bytes()) {
+    match json::parse_text(&text) {
         Ok(Value::Map(fields)) => out.push(Event::from_fields(fields, now)),
         Ok(Value::Array(items)) if items.iter().all(|v| matches!(v, Value::Map(_))) => {
             out.extend(
