@@ -5,7 +5,41 @@
 use sluice::config::{parse, ParseOptions, SourceMap};
 use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Timestamp, Value};
-use sluice::plan::{self, FilterGraph, FilterNode};
+use sluice::plan::{self, Condition, FilterGraph, FilterNode};
+
+/// Counts heap allocations made by the current thread, to check that evaluating a condition
+/// allocates nothing.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            System.alloc(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout)
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            System.realloc(ptr, layout, size)
+        }
+    }
+
+    pub fn allocations() -> usize {
+        COUNT.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 fn env(name: &str) -> Option<String> {
     (name == "WANTED").then(|| "nginx".to_string())
@@ -326,4 +360,43 @@ fn operators_on_literal_operands() {
         ("1 == 1.0", true),
         (r#""true""#, true),
     ]);
+}
+
+/// The compiled condition of `filter { if COND {} }`.
+fn condition(cond: &str) -> Condition {
+    match graph(cond).nodes.into_iter().next() {
+        Some(FilterNode::Branch(mut branch)) => branch.arms.remove(0).0,
+        _ => panic!("expected a branch"),
+    }
+}
+
+#[test]
+fn evaluation_does_not_allocate() {
+    let conditions: Vec<(Condition, bool)> = [
+        (r#"[type] == "nginx" and [status] >= 400"#, true),
+        (r#"[request][verb] in ["GET", "HEAD"]"#, true),
+        (r#""web" in [tags] or "x" in [message]"#, true),
+        ("[status] =~ /^4/", true),
+        (r#"[bytes] =~ /\.5$/"#, true),
+        (r#"404 in [message]"#, false),
+        ("[request] == [request] and ![missing]", true),
+        ("[missing] !~ /x/", true),
+        ("[code] > 100", false),
+    ]
+    .into_iter()
+    .map(|(c, expected)| (condition(c), expected))
+    .collect();
+    let e = sample();
+    // Warm up: the regex engine makes its per-thread cache, and the once-per-condition
+    // type-error warning is logged, on first use.
+    for (c, _) in &conditions {
+        c.eval(&e);
+    }
+    let before = counting::allocations();
+    for _ in 0..10 {
+        for (c, expected) in &conditions {
+            assert_eq!(c.eval(&e), *expected, "{}", c.text());
+        }
+    }
+    assert_eq!(counting::allocations() - before, 0);
 }
