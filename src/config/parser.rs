@@ -94,6 +94,8 @@ struct Parser<'a> {
     last_close: Option<usize>,
     /// The last plugin closed, in case an attribute after it shows it was closed too early.
     last_plugin: Option<OpenBlock>,
+    /// The `}` that closed the last section, when indented like a plugin's `}`.
+    early_section_close: Option<usize>,
     /// The latest string or regex that spanned several lines.
     multiline_literal: Option<Span>,
     /// The first misaligned `}` in the current section.
@@ -112,6 +114,7 @@ impl<'a> Parser<'a> {
             open: Vec::new(),
             last_close: None,
             last_plugin: None,
+            early_section_close: None,
             multiline_literal: None,
             misaligned: None,
         }

@@ -83,7 +83,9 @@ impl Parser<'_> {
             _ => return self.unknown_section(word),
         };
         self.misaligned = None;
+        self.early_section_close = None;
         let body = self.section_body(kind, word)?;
+        self.note_section_close(word.start as usize);
         self.sync();
         Some(Section {
             kind,
@@ -115,6 +117,19 @@ impl Parser<'_> {
         Some(self.in_block(what, word.start as usize, opener, |p| p.statements()))
     }
 
+    /// Remembers the `}` that just closed the section starting at `start` if it is indented
+    /// deeper than the section: probably meant for a plugin, closing the section too early.
+    fn note_section_close(&mut self, start: usize) {
+        let Some(close) = self.last_close.filter(|c| c + 1 == self.cur.pos) else {
+            return;
+        };
+        if self.cur.is_first_on_line(close)
+            && self.cur.indent_of_line(close) > self.cur.indent_of_line(start)
+        {
+            self.early_section_close = Some(close);
+        }
+    }
+
     /// A word at the top level that is not a section keyword.
     fn unknown_section(&mut self, word: Span) -> Option<Section> {
         let text = self.cur.slice(word);
@@ -142,7 +157,12 @@ impl Parser<'_> {
                 quote_shown(text)
             ),
         );
-        if followed_by_brace {
+        if let Some(close) = self.early_section_close.filter(|_| followed_by_brace) {
+            diag = diag.with_help(format!(
+                "is the \"}}\" at line {} extra? it closes the section before",
+                self.line_of(close)
+            ));
+        } else if followed_by_brace {
             diag = diag.with_help(format!(
                 "plugins go inside a section, e.g. filter {{ {text} {{ ... }} }}"
             ));

@@ -298,6 +298,13 @@ impl Parser<'_> {
             }
             Some(b'/') => self.regex(),
             Some(b'[') if self.selector_end().is_some() => Some(self.selector()),
+            Some(b'[') if self.unclosed_selector() => {
+                let span = Span::new(self.cur.pos, self.cur.pos + 1);
+                let diag = Diagnostic::new(span, "unclosed \"[\" of field reference")
+                    .with_help("a field reference is written [name] or [outer][inner]");
+                self.report(diag);
+                None
+            }
             Some(b'[') => self.rvalue_array(),
             Some(b) if is_name_byte(b) || b == b'.' => self.word_operand(expected),
             _ => {
@@ -321,6 +328,9 @@ impl Parser<'_> {
             _ if text == "not" => {
                 Diagnostic::new(span, format!("expected {expected}, found {shown}"))
                     .with_help("to negate, write !( ... ) or ![field]")
+            }
+            _ if ["and", "or", "xor", "nand", "in", "if", "else"].contains(&text) => {
+                Diagnostic::new(span, format!("expected {expected}, found {shown}"))
             }
             _ if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
                 Diagnostic::new(span, format!("invalid number {shown}"))
@@ -353,6 +363,21 @@ impl Parser<'_> {
             elements += 1;
         }
         (elements > 0).then_some(pos)
+    }
+
+    /// Whether the `[` at the cursor starts what can only be a field reference missing its `]`:
+    /// a name follows, and the line ends (or another `[` comes) before any `]` or `,`.
+    fn unclosed_selector(&self) -> bool {
+        let bytes = self.cur.src().as_bytes();
+        let rest = &bytes[(self.cur.pos + 1).min(bytes.len())..];
+        let starts_like_name = rest
+            .iter()
+            .find(|b| **b != b' ')
+            .is_some_and(|b| is_name_byte(*b) || *b == b'@');
+        let stop = rest
+            .iter()
+            .find(|b| matches!(b, b']' | b',' | b'[' | b'\n'));
+        starts_like_name && matches!(stop, None | Some(b'[' | b'\n'))
     }
 
     fn selector(&mut self) -> Spanned<RValue> {

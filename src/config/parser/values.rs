@@ -102,8 +102,13 @@ impl Parser<'_> {
         let span = self.span_from(start);
         let text = self.cur.slice(span);
         let shown = quote_shown(text);
+        let help = if text.contains(['\u{201c}', '\u{201d}', '\u{2018}', '\u{2019}']) {
+            "replace the typographic quotes with plain \" or '".to_string()
+        } else {
+            format!("quote it to make it a string: {shown}")
+        };
         let diag = Diagnostic::new(span, format!("invalid value {shown}: text must be quoted"))
-            .with_help(format!("quote it to make it a string: {shown}"));
+            .with_help(help);
         self.report(diag);
         Spanned::new(Value::Bareword(text.to_string()), span)
     }
