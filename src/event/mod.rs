@@ -148,7 +148,7 @@ impl Event {
         let (first, rest) = path.segments().split_first()?;
         let mut value = self.root(path).get(first)?;
         for key in rest {
-            value = value.as_map()?.get(key)?;
+            value = child(value, key)?;
         }
         Some(value)
     }
@@ -157,7 +157,7 @@ impl Event {
         let (first, rest) = path.segments().split_first()?;
         let mut value = self.root_mut(path).get_mut(first)?;
         for key in rest {
-            value = value.as_map_mut()?.get_mut(key)?;
+            value = child_mut(value, key)?;
         }
         Some(value)
     }
@@ -183,8 +183,13 @@ impl Event {
             return None;
         };
         let mut map = self.root_mut(path);
-        for key in parents {
+        let mut parents = parents.iter();
+        while let Some(key) = parents.next() {
             let slot = map.get_or_insert_with(key, || Value::Map(Map::new()));
+            let slot = match descend_arrays(slot, &mut parents, last) {
+                Ok(slot) => slot,
+                Err(element) => return Some(std::mem::replace(element, value)),
+            };
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Map::new());
             }
@@ -196,11 +201,22 @@ impl Event {
     /// Removes the value at `path`, returning it.
     pub fn remove(&mut self, path: &FieldPath) -> Option<Value> {
         let (last, parents) = path.segments().split_last()?;
-        let mut map = self.root_mut(path);
-        for key in parents {
-            map = map.get_mut(key)?.as_map_mut()?;
+        let (first, middle) = match parents.split_first() {
+            Some(split) => split,
+            None => return self.root_mut(path).remove(last),
+        };
+        let mut parent = self.root_mut(path).get_mut(first)?;
+        for key in middle {
+            parent = child_mut(parent, key)?;
         }
-        map.remove(last)
+        match parent {
+            Value::Map(m) => m.remove(last),
+            Value::Array(a) => {
+                let i = array_index(a.len(), last)?;
+                Some(a.remove(i))
+            }
+            _ => None,
+        }
     }
 
     pub fn contains(&self, path: &FieldPath) -> bool {
@@ -276,9 +292,82 @@ impl Event {
     }
 }
 
+/// Resolves a path segment as an array index, as Logstash does for `[list][0]` and `[list][-1]`.
+fn array_index(len: usize, key: &str) -> Option<usize> {
+    let i: i64 = key.parse().ok()?;
+    let i = if i < 0 { len as i64 + i } else { i };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+/// Walks from `slot` through array elements named by index segments (`[list][0]`), so that
+/// inserting below an existing array element updates it instead of replacing the array. Returns
+/// `Err(element)` when the path's last segment indexes an existing element.
+fn descend_arrays<'v>(
+    mut slot: &'v mut Value,
+    parents: &mut std::slice::Iter<'_, Text>,
+    last: &Text,
+) -> Result<&'v mut Value, &'v mut Value> {
+    loop {
+        let index = match &*slot {
+            Value::Array(a) => array_index(a.len(), parents.as_slice().first().unwrap_or(last)),
+            _ => None,
+        };
+        let Some(i) = index else {
+            return Ok(slot);
+        };
+        let Value::Array(a) = slot else {
+            return Ok(slot);
+        };
+        if parents.next().is_none() {
+            return Err(&mut a[i]);
+        }
+        slot = &mut a[i];
+    }
+}
+
+/// The value under `key` in a map, or at index `key` in an array.
+fn child<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    match value {
+        Value::Map(m) => m.get(key),
+        Value::Array(a) => a.get(array_index(a.len(), key)?),
+        _ => None,
+    }
+}
+
+fn child_mut<'v>(value: &'v mut Value, key: &str) -> Option<&'v mut Value> {
+    match value {
+        Value::Map(m) => m.get_mut(key),
+        Value::Array(a) => {
+            let i = array_index(a.len(), key)?;
+            a.get_mut(i)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn array_elements_are_addressed_by_index() {
+        let mut e = Event::new(Timestamp::from_secs(0));
+        e.set_field(
+            "list".into(),
+            Value::Array(vec!["a".into(), "b".into(), "c".into()]),
+        );
+        assert_eq!(e.get(&path("[list][0]")), Some(&Value::from("a")));
+        assert_eq!(e.get(&path("[list][-1]")), Some(&Value::from("c")));
+        assert!(e.get(&path("[list][3]")).is_none());
+        *e.get_mut(&path("[list][1]")).unwrap() = "B".into();
+        assert_eq!(e.remove(&path("[list][1]")), Some(Value::from("B")));
+        assert_eq!(e.get(&path("[list][1]")), Some(&Value::from("c")));
+        assert_eq!(
+            e.insert(&path("[list][0]"), "A".into()),
+            Some(Value::from("a"))
+        );
+        assert_eq!(e.get(&path("[list][0]")), Some(&Value::from("A")));
+    }
 
     fn path(s: &str) -> FieldPath {
         FieldPath::parse(s).unwrap()
