@@ -4,8 +4,8 @@
 //! Logstash's `lscl_grammar.treetop`. [`parse`] is the entry point; the grammar is split by
 //! level:
 //!
-//! - `cursor`: [`cursor::Cursor`], byte-level scanning (blanks and comments, words, quoted
-//!   strings, balanced skipping) and token descriptions for messages;
+//! - `cursor`: `Cursor`, byte-level scanning (blanks and comments, words, quoted strings,
+//!   balanced skipping) and token descriptions for messages;
 //! - `blocks`: sections, statements, plugins and attributes, if/else chains;
 //! - `values`: attribute values (strings, numbers, barewords, arrays, hashes, plugins);
 //! - `condition`: conditions and their operands (selectors, regexes, ...).
@@ -15,13 +15,24 @@
 //! Every error is recorded and parsing goes on, so one run reports every independent problem.
 //! After an error the parser resumes at a nearby safe point (the end of the plugin, the body of
 //! an `if`, the next section header, or simply as if the missing `=>` or `,` were there) and
-//! stays *quiet* (drops further errors) until it has parsed a whole attribute, plugin or section
-//! header again: what follows an error right away is usually a consequence of it. A few
+//! stays *quiet* (drops further errors) until it has parsed a whole attribute, closed a block or
+//! reached a section header: what follows an error right away is usually a consequence of it,
+//! and so is whatever is missing at the end of the text. A few
 //! heuristics turn confusing consequences into the real cause: an attribute-like line where a
 //! plugin should be means an extra `}`; a plugin-like line where an attribute should be, at the
 //! plugin's own indentation, means a missing `}`; a `}` indented like an outer block names the
 //! block that lacks its `}`; an error right after a string spanning lines suggests a missing
 //! quote.
+//!
+//! # Compatibility notes
+//!
+//! - The grammar is Logstash's, with three deliberate differences: `and` binds tighter than
+//!   `or` in every chain (Logstash's shunting-yard mis-groups `a and b and c or d` as
+//!   `a and ((b and c) or d)`); a field reference never spans lines; and unknown escapes under
+//!   `support_escapes` keep their backslash (`"\d"` stays `\d`).
+//! - As in Logstash, `[a] in ["x"]` compares with the *field* `["x"]` (a selector wins over a
+//!   one-element array), repeated hash keys are an error, and a chain of two or more boolean
+//!   operators involving `xor` or `nand` must be parenthesized.
 
 mod blocks;
 mod condition;

@@ -162,6 +162,8 @@ impl Parser<'_> {
                 "is the \"}}\" at line {} extra? it closes the section before",
                 self.line_of(close)
             ));
+        } else if text == "if" {
+            diag = diag.with_help("conditionals go inside a section, e.g. filter { if ... { } }");
         } else if followed_by_brace {
             diag = diag.with_help(format!(
                 "plugins go inside a section, e.g. filter {{ {text} {{ ... }} }}"
