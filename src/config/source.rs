@@ -123,7 +123,7 @@ impl SourceMap {
             path,
             line,
             col: self.text[line_start..offset].chars().count() + 1,
-            line_text: &self.text[line_start..line_end],
+            line_text: self.text[line_start..line_end].trim_end_matches('\r'),
         }
     }
 
@@ -138,7 +138,14 @@ impl SourceMap {
             .count()
             .max(1);
         let _ = writeln!(out, "  {}", loc.line_text);
-        let _ = writeln!(out, "  {}{}", " ".repeat(loc.col - 1), "^".repeat(width));
+        // Keep the line's tabs in the padding so the caret lines up however tabs are shown.
+        let pad: String = loc
+            .line_text
+            .chars()
+            .take(loc.col - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let _ = writeln!(out, "  {pad}{}", "^".repeat(width));
         if let Some(help) = &diag.help {
             let _ = writeln!(out, "  help: {help}");
         }
@@ -246,6 +253,14 @@ mod tests {
             map.render(&d),
             "x.conf:1:10: unknown filter plugin \"mutaet\"\n  filter { mutaet {} }\n           ^^^^^^\n  help: did you mean \"mutate\"?\n"
         );
+    }
+
+    #[test]
+    fn caret_follows_tabs_and_crlf_is_not_shown() {
+        let map = SourceMap::single("t.conf", "filter {\r\n\tmutaet {}\r\n}");
+        let offset = map.text().find("mutaet").unwrap();
+        let d = Diagnostic::new(Span::new(offset, offset + 6), "x");
+        assert_eq!(map.render(&d), "t.conf:2:2: x\n  \tmutaet {}\n  \t^^^^^^\n");
     }
 
     #[test]
