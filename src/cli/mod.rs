@@ -3,8 +3,10 @@
 //! - `args`: the flags ([`args::Cli`]) and their translation into a [`Settings`] layer;
 //! - `load`: config files or text -> [`crate::plan::Plan`], with Logstash's default input and
 //!   output;
-//! - `demo`: the bundled sample pipeline;
-//! - `signals`: SIGINT/SIGTERM: the first drains and stops, a second exits at once.
+//! - `demo`: the bundled sample pipeline.
+//!
+//! Signals are the runtime's business: [`pipeline::run`] drains and stops on the first SIGINT
+//! or SIGTERM and exits at once on a second.
 //!
 //! This is the program's edge, so errors are `anyhow` here. Exit status: 0 when all went well,
 //! [`EXIT_CONFIG`] when the config, the settings or the run failed, [`EXIT_USAGE`] when the
@@ -13,7 +15,6 @@
 pub mod args;
 pub mod demo;
 pub mod load;
-pub mod signals;
 
 use std::io::IsTerminal;
 use std::path::Path;
