@@ -15,8 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::options::OneOrMany;
 use crate::config::{Diagnostics, PluginArgs};
-use crate::event::sprintf::TemplateError;
-use crate::event::{names, Batch, Event, FieldPath, PathError, Text, Timestamp, Value};
+use crate::event::{names, Batch, Event, FieldPath, Text, Timestamp, Value};
 use crate::filters::common::{FieldRef, Pairs, TextTemplate};
 
 /// The batch size an [`InputContext`] reports unless told otherwise (Logstash's
@@ -133,9 +132,8 @@ impl InputContext {
         if self.decoration.is_empty() {
             return;
         }
-        let mut scratch = String::new();
         for event in events {
-            self.decoration.apply(event, &mut scratch);
+            self.decoration.apply(event);
         }
     }
 
@@ -210,16 +208,10 @@ struct RawDecoration {
     _enable_metric: Option<bool>,
 }
 
-/// Why a [`Decoration`] could not be built from strings.
+/// Why a [`Decoration`] could not be built: a bad field reference or sprintf template.
 #[derive(Debug, thiserror::Error)]
-pub enum DecorationError {
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    #[error(transparent)]
-    Path(#[from] PathError),
-    #[error("{0}")]
-    Invalid(String),
-}
+#[error("{0}")]
+pub struct DecorationError(String);
 
 /// The options every input shares, applied to each event it produces: `type` (only if the event
 /// has none), `add_field`, then `tags` (all but `type` sprintf).
@@ -234,28 +226,19 @@ impl Decoration {
     /// Reads `type`, `tags` and `add_field` from the args split off with [`COMMON_NAMES`].
     pub fn build(args: &PluginArgs) -> Result<Decoration, Diagnostics> {
         let raw: RawDecoration = args.options()?;
-        let fields: Vec<(&str, Vec<&str>)> = raw
-            .add_field
-            .0
-            .iter()
-            .map(|(k, vs)| (k.as_str(), vs.iter().map(String::as_str).collect()))
-            .collect();
-        let tags: Vec<&str> = raw.tags.iter().map(String::as_str).collect();
         let mut errors = Diagnostics::default();
         let mut decoration = Decoration {
             kind: raw.kind.as_deref().map(Text::new),
             ..Decoration::default()
         };
-        for (name, values) in &fields {
-            match decoration.push_field(name, values) {
-                Ok(()) => {}
-                Err(e) => errors.extend(args.error("add_field", format!("add_field: {e}"))),
+        for (name, values) in &raw.add_field.0 {
+            if let Err(e) = decoration.push_field(name, values.iter().map(String::as_str)) {
+                errors.extend(args.error("add_field", format!("add_field: {e}")));
             }
         }
-        for tag in &tags {
-            match TextTemplate::parse(tag) {
-                Ok(t) => decoration.tags.push(t),
-                Err(e) => errors.extend(args.error("tags", format!("tags: {e}"))),
+        for tag in &raw.tags {
+            if let Err(e) = decoration.push_tag(tag) {
+                errors.extend(args.error("tags", format!("tags: {e}")));
             }
         }
         if errors.is_empty() {
@@ -276,22 +259,31 @@ impl Decoration {
             ..Decoration::default()
         };
         for (name, value) in add_field {
-            decoration.push_field(name, &[value])?;
+            decoration.push_field(name, [*value])?;
         }
         for tag in tags {
-            let t = TextTemplate::parse(tag).map_err(DecorationError::Invalid)?;
-            decoration.tags.push(t);
+            decoration.push_tag(tag)?;
         }
         Ok(decoration)
     }
 
-    fn push_field(&mut self, name: &str, values: &[&str]) -> Result<(), DecorationError> {
-        let field = FieldRef::parse(name).map_err(DecorationError::Invalid)?;
+    fn push_field<'a>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), DecorationError> {
+        let field = FieldRef::parse(name).map_err(DecorationError)?;
         let values = values
-            .iter()
-            .map(|v| TextTemplate::parse(v).map_err(DecorationError::Invalid))
+            .into_iter()
+            .map(|v| TextTemplate::parse(v).map_err(DecorationError))
             .collect::<Result<Vec<_>, _>>()?;
         self.add_field.push((field, values));
+        Ok(())
+    }
+
+    fn push_tag(&mut self, tag: &str) -> Result<(), DecorationError> {
+        self.tags
+            .push(TextTemplate::parse(tag).map_err(DecorationError)?);
         Ok(())
     }
 
@@ -300,8 +292,8 @@ impl Decoration {
         self.kind.is_none() && self.add_field.is_empty() && self.tags.is_empty()
     }
 
-    /// Applies the options to one event; `scratch` is reused between calls for rendering.
-    pub fn apply(&self, event: &mut Event, scratch: &mut String) {
+    /// Applies the options to one event.
+    pub fn apply(&self, event: &mut Event) {
         if let Some(kind) = &self.kind {
             if !event.fields().contains_key("type") {
                 event.set_field(names::TYPE, Value::Str(kind.clone()));
@@ -312,48 +304,37 @@ impl Decoration {
                 continue;
             };
             for value in values {
-                let text = render(value, event, scratch);
+                let text = value.render(event);
                 add_value(event, &path, Value::Str(text));
             }
         }
         if !self.tags.is_empty() {
-            self.add_tags(event, scratch);
+            self.add_tags(event);
         }
     }
 
-    /// Logstash's input `add_tags`: appends every tag, without removing duplicates.
-    fn add_tags(&self, event: &mut Event, scratch: &mut String) {
-        let rendered: Vec<Value> = self
-            .tags
-            .iter()
-            .map(|t| Value::Str(render(t, event, scratch)))
-            .collect();
+    /// Logstash's input `add_tags`: appends every tag, without removing duplicates; a single
+    /// string `tags` becomes a list.
+    fn add_tags(&self, event: &mut Event) {
         let tags = event
             .fields_mut()
-            .get_or_insert_with("tags", || Value::Array(Vec::with_capacity(rendered.len())));
-        match tags {
-            Value::Array(items) => items.extend(rendered),
-            other => {
-                let old = std::mem::replace(other, Value::Null);
-                let mut items = Vec::with_capacity(rendered.len() + 1);
-                if !matches!(old, Value::Null) {
-                    items.push(old);
-                }
-                items.extend(rendered);
-                *other = Value::Array(items);
+            .get_or_insert_with("tags", || Value::Array(Vec::new()));
+        if !matches!(tags, Value::Array(_)) {
+            let old = std::mem::replace(tags, Value::Null);
+            let items = if matches!(old, Value::Null) {
+                vec![]
+            } else {
+                vec![old]
+            };
+            *tags = Value::Array(items);
+        }
+        for tag in &self.tags {
+            let text = tag.render(event);
+            if let Some(Value::Array(items)) = event.fields_mut().get_mut("tags") {
+                items.push(Value::Str(text));
             }
         }
     }
-}
-
-/// A rendered template; constant ones cost a clone.
-fn render(template: &TextTemplate, event: &Event, scratch: &mut String) -> Text {
-    if let Some(text) = template.constant() {
-        return text.clone();
-    }
-    scratch.clear();
-    template.render_into(event, scratch);
-    Text::new(scratch)
 }
 
 /// Logstash's `add_field`: a new field is set; an existing one becomes (or grows) an array.
