@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sluice::codecs::Codec;
@@ -17,7 +17,7 @@ use sluice::inputs::generator::Generator;
 use sluice::inputs::stdin::ReaderInput;
 use sluice::inputs::{Decoration, Input, InputContext, InputError};
 use sluice::outputs::{stdout, Output, OutputBatch, OutputError};
-use sluice::pipeline::{Pipeline, PipelineSettings};
+use sluice::pipeline::{Pipeline, PipelineSettings, PipelineStats};
 use sluice::plan::{
     Branch, Condition, FilterGraph, FilterNode, FilterStage, InputPlan, OutputGraph, OutputNode,
     OutputPlan, Plan,
@@ -236,7 +236,7 @@ fn plan(inputs: Vec<InputPlan>, outputs: Vec<OutputPlan>) -> Plan {
     }
 }
 
-fn run(plan: Plan, settings: PipelineSettings) -> Arc<sluice::pipeline::PipelineStats> {
+fn run(plan: Plan, settings: PipelineSettings) -> Arc<PipelineStats> {
     let pipeline = Pipeline::new(plan, settings);
     let stats = pipeline.stats();
     pipeline
@@ -289,25 +289,39 @@ fn a_slow_output_bounds_the_events_in_flight_and_blocks_the_input() {
     let probe = input.probe.clone();
     let record = Record::default();
     let worst = Arc::new(AtomicU64::new(0));
+    let deepest_queue = Arc::new(AtomicU64::new(0));
+    let stats_cell: Arc<OnceLock<Arc<PipelineStats>>> = Arc::default();
     let mut slow = recording(&record, Duration::from_millis(10));
     let (probe_in_check, worst_in_check) = (probe.clone(), worst.clone());
+    let (deepest_in_check, stats_in_check) = (deepest_queue.clone(), stats_cell.clone());
     slow.check = Some(Box::new(move |_, written| {
         let in_flight = probe_in_check.accepted() - written as u64;
         worst_in_check.fetch_max(in_flight, Ordering::SeqCst);
+        if let Some(stats) = stats_in_check.get() {
+            deepest_in_check.fetch_max(stats.input_queue_len() as u64, Ordering::SeqCst);
+        }
     }));
-    let stats = run(
+    let pipeline = Pipeline::new(
         plan(vec![input_plan(input)], vec![output_plan("slow", slow)]),
-        settings,
+        settings.clone(),
     );
+    let stats = pipeline.stats();
+    let _ = stats_cell.set(stats.clone());
+    pipeline.run_until(std::future::pending()).unwrap();
     assert_eq!(record.len() as u64, 40 * batch);
     let worst = worst.load(Ordering::SeqCst);
     assert!(worst <= bound, "{worst} events in flight, bound {bound}");
     assert!(worst > 0);
-    // Once the queues are full the input waits about one output write per send.
+    // Once the queues are full the input waits about one output write per send, and the
+    // input queue is seen full.
     assert!(
         probe.longest_send() >= Duration::from_millis(5),
         "the input never waited: {:?}",
         probe.longest_send()
+    );
+    assert_eq!(
+        deepest_queue.load(Ordering::SeqCst) as usize,
+        stats.input_queue_capacity()
     );
     assert_eq!(stats.events_out(), 40 * batch);
 }

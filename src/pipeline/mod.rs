@@ -85,7 +85,9 @@ pub fn run(plan: Plan, settings: PipelineSettings) -> Result<(), PipelineError> 
 }
 
 /// Runs `plan` until its inputs end or `shutdown` resolves, draining every accepted event.
-/// Must not be called from inside an async runtime.
+/// Must not be called from inside an async runtime. `shutdown` is first polled on the
+/// pipeline's runtime, so it may use tokio (timers, signals) as long as it is lazy, e.g.
+/// `async { tokio::time::sleep(d).await }`.
 pub fn run_until<F>(
     plan: Plan,
     settings: PipelineSettings,

@@ -124,6 +124,11 @@ impl PipelineStats {
         self.input_queue.len()
     }
 
+    /// How many input batches the input queue holds when full.
+    pub fn input_queue_capacity(&self) -> usize {
+        self.input_queue.capacity().unwrap_or(usize::MAX)
+    }
+
     /// Batches waiting for output `index` (0 if there is no such output).
     pub fn output_queue_len(&self, index: usize) -> usize {
         self.output_queues.get(index).map_or(0, |q| q.len())
