@@ -46,9 +46,9 @@ struct Options {
     dir_mode: i64,
     #[serde(default = "default_mode")]
     file_mode: i64,
-    #[serde(default)]
-    #[allow(dead_code)]
-    flush_interval: Option<u64>,
+    /// Accepted and checked; every batch is written as it arrives.
+    #[serde(default, rename = "flush_interval")]
+    _flush_interval: Option<u64>,
 }
 
 #[derive(serde::Deserialize, Default, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,9 @@ pub struct PipelineStats {
     events_failed: AtomicU64,
     worker_panics: AtomicU64,
     outputs: Box<[OutputStats]>,
+    /// Held only to read lengths. A receiver held here would keep senders waiting if every real
+    /// consumer stopped, but none stops early: the pipeline closes the input queue itself, and
+    /// workers and output tasks survive panics.
     input_queue: async_channel::Receiver<Batch>,
     output_queues: Box<[async_channel::Receiver<OutputBatch>]>,
 }
