@@ -12,6 +12,7 @@
 # Usage: benches/e2e.sh [-n LINES] [-w "1 2 ..."] [-r REPEATS]
 #   defaults: -n 2000000 -w "1 2" -r 3
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 lines=2000000
@@ -44,32 +45,34 @@ bytes=$(wc -c <"$input")
 mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
 echo "input: $input, $lines lines, $mb MB" >&2
 
-# seconds CMD...: wall-clock seconds of one run of CMD (stdin/stdout as redirected by caller).
+# seconds OUT CMD...: wall-clock seconds of one run of CMD reading the input, stdout to OUT.
 seconds() {
-    local start end
+    local out=$1 start end
+    shift
     start=$(date +%s.%N)
-    "$@"
+    "$@" <"$input" >"$out"
     end=$(date +%s.%N)
     awk -v s="$start" -v e="$end" 'BEGIN { printf "%.4f\n", e - s }'
 }
 
 # median_of CMD...: the median wall time of $repeats runs.
 median_of() {
-    local times=()
+    local times=() t
     for _ in $(seq "$repeats"); do
-        times+=("$("$@")")
+        t=$("$@")
+        times+=("$t")
     done
     printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
 }
 
-run_cat() { seconds cat "$input" >/dev/null; }
+run_cat() { seconds /dev/null cat; }
 run_null() {
-    seconds "$sluice" run --log.level error -w "$1" \
-        -e 'input { stdin {} } output { null {} }' <"$input"
+    seconds /dev/null "$sluice" run --log.level error -w "$1" \
+        -e 'input { stdin {} } output { null {} }'
 }
 run_json() {
-    seconds "$sluice" run --log.level error -w "$1" \
-        -e 'input { stdin {} } output { stdout { codec => json_lines } }' <"$input" >/dev/null
+    seconds /dev/null "$sluice" run --log.level error -w "$1" \
+        -e 'input { stdin {} } output { stdout { codec => json_lines } }'
 }
 
 # report NAME WORKERS SECONDS
@@ -82,8 +85,11 @@ report() {
 }
 
 printf "%-12s %7s %9s %14s %10s %14s\n" "case" "workers" "seconds" "events/s" "MB/s" "events/s/wkr"
-report cat - "$(median_of run_cat)"
+t=$(median_of run_cat)
+report cat - "$t"
 for w in $workers; do
-    report null "$w" "$(median_of run_null "$w")"
-    report json_lines "$w" "$(median_of run_json "$w")"
+    t=$(median_of run_null "$w")
+    report null "$w" "$t"
+    t=$(median_of run_json "$w")
+    report json_lines "$w" "$t"
 done
