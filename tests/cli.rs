@@ -314,9 +314,30 @@ fn generator_events_come_out_as_json_lines() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let events = json_lines(&r.stdout);
     assert_eq!(messages(&events), ["first", "second", "first", "second"]);
+    // Each pass over `lines` is one generator sequence number, as in Logstash.
+    let sequences: Vec<_> = events.iter().map(|e| e["sequence"].as_u64()).collect();
+    assert_eq!(sequences, [Some(0), Some(0), Some(1), Some(1)]);
     for event in &events {
+        let keys: Vec<&str> = event
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "@timestamp",
+                "@version",
+                "message",
+                "host",
+                "sequence",
+                "team"
+            ]
+        );
         assert_eq!(event["@version"], "1");
         assert_eq!(event["team"], "web");
+        assert!(!event["host"].as_str().unwrap_or("").is_empty(), "{event}");
         let ts = event["@timestamp"].as_str().expect("@timestamp");
         assert!(
             ts.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
