@@ -318,19 +318,20 @@ fn generator_events_come_out_as_json_lines() {
     let sequences: Vec<_> = events.iter().map(|e| e["sequence"].as_u64()).collect();
     assert_eq!(sequences, [Some(0), Some(0), Some(1), Some(1)]);
     for event in &events {
-        let keys: Vec<&str> = event
+        let mut keys: Vec<&str> = event
             .as_object()
             .unwrap()
             .keys()
             .map(String::as_str)
             .collect();
+        keys.sort_unstable();
         assert_eq!(
             keys,
             [
                 "@timestamp",
                 "@version",
-                "message",
                 "host",
+                "message",
                 "sequence",
                 "team"
             ]
