@@ -113,17 +113,22 @@ fn init_logging(level: LogLevel) {
 /// Prints `error` to stderr and returns its exit status. Rendered diagnostics are printed as
 /// they are, so the first line is `path:line:col: message`.
 fn report(error: &anyhow::Error) -> ExitCode {
-    let rendered = match (error.downcast_ref(), error.downcast_ref()) {
-        (Some(ConfigError::Invalid(text)), _) | (_, Some(SettingsError::Invalid(text))) => {
-            Some(text)
-        }
-        _ => None,
-    };
-    match rendered {
+    match rendered_diagnostics(error) {
         Some(text) => eprint!("{text}"),
         None => eprintln!("sluice: error: {error:#}"),
     }
     ExitCode::from(exit_status(error))
+}
+
+/// The text of a config or settings error that is already rendered with positions and carets.
+fn rendered_diagnostics(error: &anyhow::Error) -> Option<&str> {
+    if let Some(ConfigError::Invalid(text)) = error.downcast_ref() {
+        return Some(text);
+    }
+    if let Some(SettingsError::Invalid(text)) = error.downcast_ref() {
+        return Some(text);
+    }
+    None
 }
 
 fn exit_status(error: &anyhow::Error) -> u8 {
