@@ -11,7 +11,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use sluice::event::json::{parse_text, parse_value, write_event};
+use sluice::event::json::{parse_text, parse_value, write_event, write_str};
 use sluice::event::sprintf::Template;
 use sluice::event::{Event, Text, Timestamp, Value};
 
@@ -78,6 +78,28 @@ fn bench_build_and_write(c: &mut Criterion, corpus: &Corpus) {
             for event in &events {
                 out.clear();
                 write_event(event, &mut out);
+                black_box(&out);
+            }
+        })
+    });
+    // The two parts of `write_json` that cost the most.
+    let messages: Vec<&str> = events.iter().filter_map(Event::message).collect();
+    group.bench_function("write_str_message", |b| {
+        b.iter(|| {
+            for message in &messages {
+                out.clear();
+                write_str(message, &mut out);
+                black_box(&out);
+            }
+        })
+    });
+    group.bench_function("write_iso8601", |b| {
+        b.iter(|| {
+            for event in &events {
+                out.clear();
+                if let Some(ts) = event.timestamp() {
+                    ts.write_iso8601(&mut out);
+                }
                 black_box(&out);
             }
         })
@@ -151,6 +173,13 @@ fn bench_parse(c: &mut Criterion, corpus: &Corpus) {
         b.iter(|| {
             for line in &lines {
                 black_box(parse_text(line).expect("valid JSON"));
+            }
+        })
+    });
+    group.bench_function("serde_json_value_baseline", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(serde_json::from_slice::<serde_json::Value>(line.as_bytes()).unwrap());
             }
         })
     });

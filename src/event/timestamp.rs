@@ -6,6 +6,8 @@
 //! operations, where a general date library would cost far more per event. They are exact for
 //! every instant an `i64` of nanoseconds can hold (1677-09-21 to 2262-04-11), before 1970 too.
 
+use std::cell::Cell;
+
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
 /// Days from 0000-03-01 (the start of the shifted calendar used below) to 1970-01-01.
@@ -69,8 +71,10 @@ impl Timestamp {
     /// nanosecond)`.
     pub fn civil(self) -> (i32, u32, u32, u32, u32, u32, u32) {
         let secs = self.secs();
-        let (year, month, day) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
-        let sod = secs.rem_euclid(SECS_PER_DAY) as u32;
+        let nanos = self.subsec_nanos();
+        let days = secs.div_euclid(SECS_PER_DAY);
+        let sod = (secs - days * SECS_PER_DAY) as u32;
+        let (year, month, day) = civil_from_days(days);
         // An i64 of nanoseconds spans years 1677..2262, so the year always fits an i32.
         (
             year as i32,
@@ -79,7 +83,7 @@ impl Timestamp {
             sod / 3600,
             sod / 60 % 60,
             sod % 60,
-            self.subsec_nanos(),
+            nanos,
         )
     }
 
@@ -157,7 +161,47 @@ pub(super) const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// The proleptic Gregorian `(year, month, day)` of a count of days since 1970-01-01.
-pub(super) const fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    match i32::try_from(days) {
+        Ok(days) if (-NEAR_DAYS..=NEAR_DAYS).contains(&days) => civil_from_days_near(days),
+        _ => civil_from_days_any(days),
+    }
+}
+
+/// The span of days [`civil_from_days_near`] handles (about ±2900 years around 1970), a
+/// superset of what an i64 of nanoseconds can reach.
+const NEAR_DAYS: i32 = 1_000_000;
+
+/// Neri and Schneider's "Euclidean affine functions" conversion (2021): a few multiplications
+/// and shifts instead of Hinnant's chain of divisions, since this runs for every timestamp
+/// written. Days are shifted by 82 eras so all arithmetic is unsigned and 32-bit.
+fn civil_from_days_near(days: i32) -> (i64, u32, u32) {
+    const ERAS: u32 = 82;
+    const SHIFT: u32 = UNIX_EPOCH_DAYS as u32 + DAYS_PER_ERA as u32 * ERAS;
+    let n = (days + SHIFT as i32) as u32;
+    let n1 = 4 * n + 3;
+    let century = n1 / DAYS_PER_ERA as u32;
+    let day_of_century = n1 % DAYS_PER_ERA as u32 / 4;
+    let p2 = 2_939_745u64 * u64::from(4 * day_of_century + 3);
+    let year_of_century = (p2 >> 32) as u32;
+    let day_of_year = (p2 as u32) / 2_939_745 / 4;
+    let n3 = 2141 * day_of_year + 197_913;
+    let month = n3 >> 16;
+    let day = (n3 & 0xffff) / 2141 + 1;
+    // The computation's years start in March: January and February belong to the next year.
+    let january_or_february = day_of_year >= 306;
+    let year = i64::from(100 * century + year_of_century) - i64::from(400 * ERAS)
+        + i64::from(january_or_february);
+    let month = if january_or_february {
+        month - 12
+    } else {
+        month
+    };
+    (year, month, day)
+}
+
+/// Hinnant's `civil_from_days`, valid for any day count.
+fn civil_from_days_any(days: i64) -> (i64, u32, u32) {
     let z = days + UNIX_EPOCH_DAYS;
     let era = z.div_euclid(DAYS_PER_ERA);
     let doe = z.rem_euclid(DAYS_PER_ERA);
@@ -166,7 +210,7 @@ pub(super) const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 
@@ -226,28 +270,28 @@ impl Timestamp {
 
     /// Fills `out` with the ISO8601 text and returns its length.
     fn encode_iso8601(self, out: &mut [u8; ISO8601_MAX_LEN]) -> usize {
-        let (year, month, day, hour, minute, second, nanos) = self.civil();
-        // The i64 range keeps the year within 1677..=2262: always four digits.
-        let year = year.unsigned_abs() % 10_000;
-        put2(&mut out[0..2], year / 100);
-        put2(&mut out[2..4], year % 100);
-        out[4] = b'-';
-        put2(&mut out[5..7], month);
-        out[7] = b'-';
-        put2(&mut out[8..10], day);
-        out[10] = b'T';
-        put2(&mut out[11..13], hour);
-        out[13] = b':';
-        put2(&mut out[14..16], minute);
-        out[16] = b':';
-        put2(&mut out[17..19], second);
+        let secs = self.secs();
+        let prefix = LAST_SECOND
+            .try_with(|last| {
+                let (cached, text) = last.get();
+                if cached == secs {
+                    return text;
+                }
+                let text = self.date_time_text();
+                last.set((secs, text));
+                text
+            })
+            // Only during thread teardown, when the cache is gone.
+            .unwrap_or_else(|_| self.date_time_text());
+        out[..SECOND_TEXT_LEN].copy_from_slice(&prefix);
         out[19] = b'.';
+        let nanos = self.subsec_nanos();
         put3(&mut out[20..23], nanos / 1_000_000);
         let mut len = 23;
-        if nanos % 1_000_000 != 0 {
+        if !nanos.is_multiple_of(1_000_000) {
             put3(&mut out[23..26], nanos / 1_000 % 1_000);
             len = 26;
-            if nanos % 1_000 != 0 {
+            if !nanos.is_multiple_of(1_000) {
                 put3(&mut out[26..29], nanos % 1_000);
                 len = 29;
             }
@@ -255,6 +299,33 @@ impl Timestamp {
         out[len] = b'Z';
         len + 1
     }
+
+    /// `YYYY-MM-DDTHH:MM:SS` of the second this instant falls in.
+    fn date_time_text(self) -> [u8; SECOND_TEXT_LEN] {
+        let (year, month, day, hour, minute, second, _) = self.civil();
+        // The i64 range keeps the year within 1677..=2262: always four digits.
+        let year = year.unsigned_abs() % 10_000;
+        let mut out = *b"0000-00-00T00:00:00";
+        put2(&mut out[0..2], year / 100);
+        put2(&mut out[2..4], year % 100);
+        put2(&mut out[5..7], month);
+        put2(&mut out[8..10], day);
+        put2(&mut out[11..13], hour);
+        put2(&mut out[14..16], minute);
+        put2(&mut out[17..19], second);
+        out
+    }
+}
+
+/// Length of `YYYY-MM-DDTHH:MM:SS`.
+const SECOND_TEXT_LEN: usize = 19;
+
+thread_local! {
+    /// The last whole second formatted on this thread, and its `YYYY-MM-DDTHH:MM:SS`:
+    /// consecutive events nearly always share their second, and the calendar conversion is
+    /// most of the cost of writing a timestamp. `i64::MIN` is never a `secs()` value.
+    static LAST_SECOND: Cell<(i64, [u8; SECOND_TEXT_LEN])> =
+        const { Cell::new((i64::MIN, [0; SECOND_TEXT_LEN])) };
 }
 
 /// Two ASCII digits of `n` (< 100).
@@ -442,6 +513,21 @@ mod tests {
     }
 
     #[test]
+    fn the_per_thread_second_cache_never_leaks_between_instants() {
+        let a = Timestamp::from_civil(2026, 11, 21, 5, 24, 0, 0).unwrap();
+        let b = Timestamp::from_nanos(a.nanos() + 1_000_000_001);
+        for _ in 0..3 {
+            assert_eq!(iso(a), "2026-11-21T05:24:00.000Z");
+            assert_eq!(iso(a), "2026-11-21T05:24:00.000Z");
+            assert_eq!(iso(b), "2026-11-21T05:24:01.000000001Z");
+            assert_eq!(
+                iso(Timestamp::from_nanos(-a.nanos())),
+                "1913-02-10T18:36:00.000Z"
+            );
+        }
+    }
+
+    #[test]
     fn display_and_push_match_write() {
         let ts = Timestamp::from_nanos(1_790_000_000_123_456_789);
         let mut s = String::from(">");
@@ -513,6 +599,19 @@ mod tests {
             let text = c.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
             assert_eq!(Timestamp::parse_iso8601(&text), Some(ts), "{text}");
         }
+    }
+
+    #[test]
+    fn both_civil_from_days_algorithms_agree() {
+        for days in (-NEAR_DAYS..=NEAR_DAYS).step_by(13).chain(-1500..1500) {
+            let (y, m, d) = civil_from_days_near(days);
+            assert_eq!((y, m, d), civil_from_days_any(i64::from(days)), "{days}");
+            assert_eq!(days_from_civil(y, m, d), i64::from(days));
+        }
+        assert_eq!(
+            civil_from_days(i64::MAX / 2),
+            civil_from_days_any(i64::MAX / 2)
+        );
     }
 
     #[test]
