@@ -1160,6 +1160,33 @@ mod tests {
     }
 
     #[test]
+    fn random_templates_parse_or_fail_without_panicking() {
+        use rand::{Rng, SeedableRng};
+        const POOL: &[char] = &[
+            '%', '{', '}', '[', ']', '+', '\'', 'y', 'Y', 'M', 'd', 'H', 's', 'S', 'x', 'w', 'e',
+            'E', 'a', 'Z', 'z', 'V', 'q', '.', '-', ' ', 'é', '@',
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let event = logstash_test_event();
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let len = rng.gen_range(0..16);
+            let text: String = (0..len)
+                .map(|_| POOL[rng.gen_range(0..POOL.len())])
+                .collect();
+            if let Ok(t) = Template::parse(&text) {
+                parsed += 1;
+                let mut out = String::new();
+                t.render_into(&event, &mut out);
+                if t.constant().is_some() {
+                    assert_eq!(out, text);
+                }
+            }
+        }
+        assert!(parsed > 1_000, "{parsed}");
+    }
+
+    #[test]
     fn dates_agree_with_chrono_on_random_instants() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);

@@ -749,6 +749,50 @@ mod tests {
     }
 
     #[test]
+    fn parse_never_panics_on_random_iso_like_text() {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut text = format!(
+                "{}-{:02}-{:02}",
+                ["2026", "1969", "0000", "9999", "20x6"]
+                    .choose(&mut rng)
+                    .unwrap(),
+                rng.gen_range(0..15),
+                rng.gen_range(0..35)
+            );
+            text.push_str(["T", " ", "t", "", "X", "TT"].choose(&mut rng).unwrap());
+            text.push_str(&format!(
+                "{:02}:{:02}",
+                rng.gen_range(0..26),
+                rng.gen_range(0..62)
+            ));
+            if rng.gen_bool(0.7) {
+                text.push_str(&format!(":{:02}", rng.gen_range(0..62)));
+            }
+            if rng.gen_bool(0.5) {
+                text.push_str([".", ",", ":"].choose(&mut rng).unwrap());
+                text.extend((0..rng.gen_range(0..12)).map(|_| rng.gen_range('0'..='9')));
+            }
+            let zones = [
+                "", "Z", "z", "+01:00", "-0530", "+1", "UTC", "GMT+02", "+19:00", "Zx",
+            ];
+            text.push_str(zones.choose(&mut rng).unwrap());
+            if let Some(ts) = Timestamp::parse_iso8601(&text) {
+                accepted += 1;
+                assert_eq!(
+                    Timestamp::parse_iso8601(&ts.to_string()),
+                    Some(ts),
+                    "{text}"
+                );
+            }
+        }
+        assert!(accepted > 1_000, "{accepted}");
+    }
+
+    #[test]
     fn parse_never_panics_on_truncations_of_valid_text() {
         let full = "2026-11-21T05:24:00.123456789+01:30:15";
         for end in 0..=full.len() {
