@@ -66,7 +66,10 @@ fn unknown_plugins_are_reported_with_a_suggestion() {
 #[test]
 fn every_problem_is_reported_in_one_run() {
     let out = check("filter {\n  foo {}\n  bar {}\n}\noutput { baz {} }");
-    let firsts: Vec<&str> = out.lines().filter(|l| l.starts_with("test.conf:")).collect();
+    let firsts: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("test.conf:"))
+        .collect();
     assert_eq!(firsts.len(), 3, "{out}");
     assert!(firsts[0].starts_with("test.conf:2:3:"), "{out}");
     assert!(firsts[1].starts_with("test.conf:3:3:"), "{out}");
@@ -93,7 +96,10 @@ fn wrong_value_types_point_at_the_value() {
 #[test]
 fn conditionals_in_the_input_section_are_rejected() {
     let out = first_line("input { if [a] { stdin {} } }");
-    assert!(out.starts_with("test.conf:1:9: conditionals are not allowed in the input section"), "{out}");
+    assert!(
+        out.starts_with("test.conf:1:9: conditionals are not allowed in the input section"),
+        "{out}"
+    );
 }
 
 #[test]
