@@ -17,9 +17,11 @@
 //! - `path`: [`FieldPath`];
 //! - `json`: serialising events straight into a byte buffer, and parsing JSON into values;
 //! - `sprintf`: `%{[field]}` / `%{+YYYY.MM.dd}` templates;
-//! - `batch`: [`Batch`], [`AckToken`].
+//! - `batch`: [`Batch`], [`AckToken`];
+//! - `decimal`: float digits for writers that mimic Java's or Ruby's float printing.
 
 mod batch;
+pub mod decimal;
 pub mod json;
 mod path;
 pub mod sprintf;
@@ -196,6 +198,21 @@ impl Event {
             map = slot.as_map_mut().expect("just made a map");
         }
         map.insert(last.clone(), value)
+    }
+
+    /// Adds `value` at `path` as Logstash's `add_field` does: a new field is set; an existing one
+    /// becomes (or grows) an array.
+    pub fn add_value(&mut self, path: &FieldPath, value: Value) {
+        match self.get_mut(path) {
+            Some(Value::Array(items)) => items.push(value),
+            Some(existing) => {
+                let old = std::mem::replace(existing, Value::Null);
+                *existing = Value::Array(vec![old, value]);
+            }
+            None => {
+                self.insert(path, value);
+            }
+        }
     }
 
     /// Removes the value at `path`, returning it.

@@ -19,6 +19,7 @@ use std::ops::Range;
 
 use serde::de::{self, Deserialize, Deserializer};
 
+use super::decimal::Decimal;
 use super::timestamp::{civil_from_days, days_from_civil, weekday_from_days};
 use super::{json, Event, FieldPath, Text, Timestamp, Value};
 
@@ -262,8 +263,7 @@ pub fn push_java_double(f: f64, out: &mut String) {
     if f == 0.0 {
         return out.push_str("0.0");
     }
-    let mut ryu = ryu::Buffer::new();
-    let (digits, point) = Decimal::of(ryu.format_finite(f.abs()));
+    let (digits, point) = Decimal::of(f);
     let digits = digits.as_str();
     if (1e-3..1e7).contains(&f.abs()) {
         push_plain(digits, point, out);
@@ -296,45 +296,6 @@ fn push_plain(digits: &str, point: i32, out: &mut String) {
 fn push_repeated(c: char, n: usize, out: &mut String) {
     for _ in 0..n {
         out.push(c);
-    }
-}
-
-/// The significant digits of a positive number and the position of its decimal point:
-/// value = 0.DIGITS x 10^point.
-struct Decimal {
-    digits: [u8; 32],
-    len: usize,
-}
-
-impl Decimal {
-    /// Reads ryu's output (`123.45`, `1e20`, `1.5e-7`, `0.001`).
-    fn of(text: &str) -> (Decimal, i32) {
-        let (mantissa, exp) = match text.split_once('e') {
-            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-            None => (text, 0),
-        };
-        let int_len = mantissa.find('.').unwrap_or(mantissa.len());
-        let mut d = Decimal {
-            digits: [0; 32],
-            len: 0,
-        };
-        let mut point = int_len as i32 + exp;
-        for b in mantissa.bytes().filter(u8::is_ascii_digit) {
-            if d.len == 0 && b == b'0' {
-                point -= 1;
-            } else if d.len < d.digits.len() {
-                d.digits[d.len] = b;
-                d.len += 1;
-            }
-        }
-        while d.len > 1 && d.digits[d.len - 1] == b'0' {
-            d.len -= 1;
-        }
-        (d, point)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.digits[..self.len]).unwrap_or("0")
     }
 }
 

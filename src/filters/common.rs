@@ -19,6 +19,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use crate::config::options::OneOrMany;
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::decimal::Decimal;
 use crate::event::sprintf::Template;
 use crate::event::{Event, FieldPath, Text, Value};
 
@@ -118,7 +119,7 @@ impl CommonOptions {
             };
             for value in values {
                 let value = value.render(event);
-                add_value(event, &path, Value::Str(value));
+                event.add_value(&path, Value::Str(value));
             }
         }
         for field in &self.remove_field {
@@ -133,21 +134,6 @@ impl CommonOptions {
         for tag in &self.remove_tag {
             let tag = tag.render(event);
             event.remove_tag(&tag);
-        }
-    }
-}
-
-/// Adds `value` at `path` as Logstash's `add_field` does: a new field is set; an existing one
-/// becomes (or grows) an array.
-fn add_value(event: &mut Event, path: &FieldPath, value: Value) {
-    match event.get_mut(path) {
-        Some(Value::Array(items)) => items.push(value),
-        Some(existing) => {
-            let old = std::mem::replace(existing, Value::Null);
-            *existing = Value::Array(vec![old, value]);
-        }
-        None => {
-            event.insert(path, value);
         }
     }
 }
@@ -348,8 +334,7 @@ pub fn write_ruby_float<W: fmt::Write>(f: f64, out: &mut W) -> fmt::Result {
     if f == 0.0 {
         return out.write_str("0.0");
     }
-    let mut ryu_buf = ryu::Buffer::new();
-    let (digits, decpt) = Digits::of(ryu_buf.format_finite(f.abs()));
+    let (digits, decpt) = Decimal::of(f);
     let digits = digits.as_str();
     if decpt > 0 && decpt <= 16 {
         let decpt = decpt as usize;
@@ -375,44 +360,6 @@ pub fn write_ruby_float<W: fmt::Write>(f: f64, out: &mut W) -> fmt::Result {
         out.write_char('.')?;
         out.write_str(if digits.len() > 1 { &digits[1..] } else { "0" })?;
         write!(out, "e{:+03}", decpt - 1)
-    }
-}
-
-/// Significant decimal digits of a positive finite float and the position of the decimal point
-/// relative to them (`0.00123` -> `"123"`, -2).
-struct Digits {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl Digits {
-    fn of(ryu_text: &str) -> (Digits, i32) {
-        let (mantissa, exp) = match ryu_text.split_once(['e', 'E']) {
-            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-            None => (ryu_text, 0),
-        };
-        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let mut digits = Digits {
-            buf: [0; 40],
-            len: 0,
-        };
-        let mut decpt = int_part.len() as i32 + exp;
-        for b in int_part.bytes().chain(frac_part.bytes()) {
-            if digits.len == 0 && b == b'0' {
-                decpt -= 1;
-            } else if digits.len < digits.buf.len() {
-                digits.buf[digits.len] = b;
-                digits.len += 1;
-            }
-        }
-        while digits.len > 1 && digits.buf[digits.len - 1] == b'0' {
-            digits.len -= 1;
-        }
-        (digits, decpt)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("0")
     }
 }
 

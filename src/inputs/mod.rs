@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::options::OneOrMany;
 use crate::config::{Diagnostics, PluginArgs};
-use crate::event::{names, Batch, Event, FieldPath, Text, Timestamp, Value};
+use crate::event::{names, Batch, Event, Text, Timestamp, Value};
 use crate::filters::common::{FieldRef, Pairs, TextTemplate};
 
 /// The batch size an [`InputContext`] reports unless told otherwise (Logstash's
@@ -305,7 +305,7 @@ impl Decoration {
             };
             for value in values {
                 let text = value.render(event);
-                add_value(event, &path, Value::Str(text));
+                event.add_value(&path, Value::Str(text));
             }
         }
         if !self.tags.is_empty() {
@@ -333,20 +333,6 @@ impl Decoration {
             if let Some(Value::Array(items)) = event.fields_mut().get_mut("tags") {
                 items.push(Value::Str(text));
             }
-        }
-    }
-}
-
-/// Logstash's `add_field`: a new field is set; an existing one becomes (or grows) an array.
-fn add_value(event: &mut Event, path: &FieldPath, value: Value) {
-    match event.get_mut(path) {
-        Some(Value::Array(items)) => items.push(value),
-        Some(existing) => {
-            let old = std::mem::replace(existing, Value::Null);
-            *existing = Value::Array(vec![old, value]);
-        }
-        None => {
-            event.insert(path, value);
         }
     }
 }
