@@ -2,10 +2,11 @@
 //! Logstash's semantics for every operator, precedence, type mismatches, missing, nested and
 //! metadata fields.
 
-use sluice::config::{parse, ParseOptions, SourceMap};
+mod common;
+
 use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Timestamp, Value};
-use sluice::plan::{self, Condition, FilterGraph, FilterNode};
+use sluice::plan::{Condition, FilterGraph, FilterNode};
 
 /// Counts heap allocations made by the current thread, to check that evaluating a condition
 /// allocates nothing.
@@ -48,24 +49,12 @@ fn env(name: &str) -> Option<String> {
 /// The filter graph of `filter { if COND { mutate { add_tag => ["hit"] } } }`.
 fn graph(cond: &str) -> FilterGraph {
     let text = format!("filter {{ if {cond} {{ mutate {{ add_tag => [\"hit\"] }} }} }}");
-    let sources = SourceMap::single("test.conf", &text);
-    let ast = parse(&sources, ParseOptions::default())
-        .unwrap_or_else(|d| panic!("parse failed:\n{}", d.render(&sources)));
-    plan::build(&ast, &env)
-        .unwrap_or_else(|d| panic!("build failed:\n{}", d.render(&sources)))
-        .filters
+    common::plan_of(&text, &env).filters
 }
 
 /// The rendered diagnostics for a condition that must not build.
 fn build_error(cond: &str) -> String {
-    let text = format!("filter {{ if {cond} {{ drop {{}} }} }}");
-    let sources = SourceMap::single("test.conf", &text);
-    let ast = parse(&sources, ParseOptions::default())
-        .unwrap_or_else(|d| panic!("parse failed:\n{}", d.render(&sources)));
-    match plan::build(&ast, &env) {
-        Ok(_) => panic!("{cond} should not build"),
-        Err(d) => d.render(&sources),
-    }
+    common::build_error(&format!("filter {{ if {cond} {{ drop {{}} }} }}"), &env)
 }
 
 fn event(json: &str) -> Event {
@@ -311,9 +300,7 @@ fn else_if_chains_take_the_first_true_arm() {
         else if [status] >= 300 { mutate { add_tag => ["3xx"] } }
         else { mutate { add_tag => ["ok"] } }
     }"#;
-    let sources = SourceMap::single("test.conf", text);
-    let ast = parse(&sources, ParseOptions::default()).unwrap();
-    let graph = plan::build(&ast, &env).unwrap().filters;
+    let graph = common::plan_of(text, &env).filters;
     let mut batch: Vec<Event> = [503, 404, 301, 200, 450]
         .iter()
         .map(|s| event(&format!(r#"{{"status": {s}}}"#)))

@@ -2,10 +2,11 @@
 //! from config text as a pipeline would build them. Many cases mirror
 //! logstash-filter-mutate's `spec/filters/mutate_spec.rb`.
 
-use sluice::config::{parse, ParseOptions, SourceMap};
+mod common;
+
 use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Timestamp, Value};
-use sluice::plan::{self, FilterGraph};
+use sluice::plan::FilterGraph;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -13,25 +14,12 @@ fn no_env(_: &str) -> Option<String> {
 
 /// The filter graph of `filter { FILTERS }`.
 fn graph(filters: &str) -> FilterGraph {
-    let text = format!("filter {{\n{filters}\n}}");
-    let sources = SourceMap::single("test.conf", &text);
-    let ast = parse(&sources, ParseOptions::default())
-        .unwrap_or_else(|d| panic!("parse failed:\n{}", d.render(&sources)));
-    plan::build(&ast, &no_env)
-        .unwrap_or_else(|d| panic!("build failed:\n{}", d.render(&sources)))
-        .filters
+    common::plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
 }
 
 /// The rendered diagnostics of a filter section that must not build.
 fn build_error(filters: &str) -> String {
-    let text = format!("filter {{\n{filters}\n}}");
-    let sources = SourceMap::single("test.conf", &text);
-    let ast = parse(&sources, ParseOptions::default())
-        .unwrap_or_else(|d| panic!("parse failed:\n{}", d.render(&sources)));
-    match plan::build(&ast, &no_env) {
-        Ok(_) => panic!("should not build:\n{filters}"),
-        Err(d) => d.render(&sources),
-    }
+    common::build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
 }
 
 fn json(text: &str) -> Value {

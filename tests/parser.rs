@@ -5,9 +5,7 @@
 //! Trees are compared through a compact S-expression rendering (`show_*`), which keeps the
 //! expected values readable; spans are checked separately by slicing the source.
 
-use sluice::config::ast::{
-    BoolOp, CompareOp, Config, Expr, Number, Plugin, RValue, SectionKind, Statement, Value,
-};
+use sluice::config::ast::{Config, Expr, Number, Plugin, RValue, SectionKind, Statement, Value};
 use sluice::config::{parse, Diagnostics, ParseOptions, SourceMap, Span};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -130,24 +128,12 @@ fn show_rvalue(v: &RValue) -> String {
 fn show_expr(e: &Expr) -> String {
     match e {
         Expr::Bool { op, lhs, rhs } => {
-            let op = match op {
-                BoolOp::And => "and",
-                BoolOp::Or => "or",
-                BoolOp::Xor => "xor",
-                BoolOp::Nand => "nand",
-            };
+            let op = op.as_str();
             format!("({op} {} {})", show_expr(&lhs.node), show_expr(&rhs.node))
         }
         Expr::Not(inner) => format!("(! {})", show_expr(&inner.node)),
         Expr::Compare { op, lhs, rhs } => {
-            let op = match op {
-                CompareOp::Eq => "==",
-                CompareOp::Ne => "!=",
-                CompareOp::Lt => "<",
-                CompareOp::Gt => ">",
-                CompareOp::Le => "<=",
-                CompareOp::Ge => ">=",
-            };
+            let op = op.as_str();
             format!(
                 "({op} {} {})",
                 show_rvalue(&lhs.node),

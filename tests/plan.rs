@@ -1,7 +1,6 @@
 //! Plan building: every problem in a config is reported at its position, with suggestions.
 
-use sluice::config::{parse, ParseOptions, SourceMap};
-use sluice::plan;
+mod common;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -9,15 +8,7 @@ fn no_env(_: &str) -> Option<String> {
 
 /// Builds `text` as `test.conf`; returns the rendered diagnostics, or "" when it builds.
 fn check(text: &str) -> String {
-    let sources = SourceMap::single("test.conf", text);
-    let ast = match parse(&sources, ParseOptions::default()) {
-        Ok(ast) => ast,
-        Err(d) => return d.render(&sources),
-    };
-    match plan::build(&ast, &no_env) {
-        Ok(_) => String::new(),
-        Err(d) => d.render(&sources),
-    }
+    common::build_plan(text, &no_env).err().unwrap_or_default()
 }
 
 fn first_line(text: &str) -> String {

@@ -180,6 +180,32 @@ pub enum CompareOp {
     Ge,
 }
 
+impl BoolOp {
+    /// The operator as written in a config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoolOp::And => "and",
+            BoolOp::Or => "or",
+            BoolOp::Xor => "xor",
+            BoolOp::Nand => "nand",
+        }
+    }
+}
+
+impl CompareOp {
+    /// The operator as written in a config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Gt => ">",
+            CompareOp::Le => "<=",
+            CompareOp::Ge => ">=",
+        }
+    }
+}
+
 /// An operand in a condition.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RValue {

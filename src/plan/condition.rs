@@ -427,12 +427,7 @@ fn rvalue_kind(rv: &RValue) -> &'static str {
 fn describe_expr(expr: &ast::Expr, out: &mut String) {
     match expr {
         ast::Expr::Bool { op, lhs, rhs } => {
-            let op = match op {
-                BoolOp::And => "and",
-                BoolOp::Or => "or",
-                BoolOp::Xor => "xor",
-                BoolOp::Nand => "nand",
-            };
+            let op = op.as_str();
             out.push('(');
             describe_expr(&lhs.node, out);
             let _ = write!(out, " {op} ");
@@ -445,14 +440,7 @@ fn describe_expr(expr: &ast::Expr, out: &mut String) {
             out.push(')');
         }
         ast::Expr::Compare { op, lhs, rhs } => {
-            let op = match op {
-                CompareOp::Eq => "==",
-                CompareOp::Ne => "!=",
-                CompareOp::Lt => "<",
-                CompareOp::Gt => ">",
-                CompareOp::Le => "<=",
-                CompareOp::Ge => ">=",
-            };
+            let op = op.as_str();
             describe_rvalue(&lhs.node, out);
             let _ = write!(out, " {op} ");
             describe_rvalue(&rhs.node, out);

@@ -1,0 +1,27 @@
+//! Helpers shared by the integration tests.
+
+use sluice::config::options::EnvLookup;
+use sluice::config::{parse, ParseOptions, SourceMap};
+use sluice::plan::{self, Plan};
+
+/// Parses and builds `text` (named `test.conf`); `Err` holds the rendered diagnostics.
+pub fn build_plan(text: &str, env: &EnvLookup) -> Result<Plan, String> {
+    let sources = SourceMap::single("test.conf", text);
+    let ast = parse(&sources, ParseOptions::default()).map_err(|d| d.render(&sources))?;
+    plan::build(&ast, env).map_err(|d| d.render(&sources))
+}
+
+/// Like [`build_plan`] for a config that must build.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn plan_of(text: &str, env: &EnvLookup) -> Plan {
+    build_plan(text, env).unwrap_or_else(|d| panic!("config did not build:\n{d}"))
+}
+
+/// The rendered diagnostics of a config that must not build.
+#[allow(dead_code)]
+pub fn build_error(text: &str, env: &EnvLookup) -> String {
+    match build_plan(text, env) {
+        Ok(_) => panic!("config should not build:\n{text}"),
+        Err(d) => d,
+    }
+}
