@@ -14,8 +14,8 @@ use bytes::{Bytes, BytesMut};
 use memchr::memmem;
 
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::sprintf::Template;
 use crate::event::{Event, Timestamp};
-use crate::filters::common::TextTemplate;
 
 use super::{write_event_summary, write_template, Charset, Codec, Decoder};
 
@@ -39,7 +39,7 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
     if options.delimiter.is_empty() {
         return Err(args.error("delimiter", "line: delimiter must not be empty"));
     }
-    let format = match options.format.as_deref().map(TextTemplate::parse) {
+    let format = match options.format.as_deref().map(Template::parse) {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => return Err(args.error("format", format!("line: format: {e}"))),
         None => None,
@@ -53,7 +53,7 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
 
 /// The `line` codec.
 pub struct Line {
-    format: Option<TextTemplate>,
+    format: Option<Template>,
     delimiter: Bytes,
     charset: Charset,
 }

@@ -23,8 +23,9 @@ use bytes::Bytes;
 
 pub use charset::Charset;
 
+use crate::event::ruby::write_ruby_string;
+use crate::event::sprintf::Template;
 use crate::event::{Event, Timestamp, Value};
-use crate::filters::common::{write_ruby_string, TextTemplate};
 
 /// A codec plugin, built once and shared.
 pub trait Codec: Send + Sync {
@@ -61,7 +62,7 @@ thread_local! {
 }
 
 /// Appends `template` rendered for `event` (the `format` option of `plain` and `line`).
-pub fn write_template(template: &TextTemplate, event: &Event, buf: &mut Vec<u8>) {
+pub fn write_template(template: &Template, event: &Event, buf: &mut Vec<u8>) {
     if let Some(text) = template.constant() {
         buf.extend_from_slice(text.as_bytes());
         return;

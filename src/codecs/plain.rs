@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::sprintf::Template;
 use crate::event::{Event, Timestamp};
-use crate::filters::common::TextTemplate;
 
 use super::{write_event_summary, write_template, Charset, Codec, Decoder};
 
@@ -21,7 +21,7 @@ struct Options {
 
 pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
     let options: Options = args.options()?;
-    let format = match options.format.as_deref().map(TextTemplate::parse) {
+    let format = match options.format.as_deref().map(Template::parse) {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => return Err(args.error("format", format!("plain: format: {e}"))),
         None => None,
@@ -35,7 +35,7 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
 /// The `plain` codec.
 #[derive(Default)]
 pub struct Plain {
-    format: Option<TextTemplate>,
+    format: Option<Template>,
     charset: Charset,
 }
 

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::ruby::write_ruby_float;
 use crate::event::{Event, Map, Text, Timestamp, Value};
-use crate::filters::common::write_ruby_float;
 
 use super::{ByteWriter, Charset, Codec, Decoder};
 

@@ -16,9 +16,11 @@
 
 use std::fmt;
 
+use std::marker::PhantomData;
+
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Error as _, IntoDeserializer, MapAccess, SeqAccess,
-    Visitor,
+    self, Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, Error as _,
+    IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 
 use super::ast::{self, Attribute, Number, Value};
@@ -626,6 +628,42 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
 
     serde::forward_to_deserialize_any! {
         i128 u128 bytes byte_buf unit unit_struct tuple_struct
+    }
+}
+
+/// A hash option in config order: `{ "a" => "b" "c" => "d" }`, or the array form
+/// `["a", "b", "c", "d"]` Logstash also accepts. Repeated keys are kept (Logstash merges
+/// repeated hash options by concatenating them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairs<V>(pub Vec<(String, V)>);
+
+impl<V> Default for Pairs<V> {
+    fn default() -> Self {
+        Pairs(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PairsVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for PairsVisitor<V> {
+            type Value = Pairs<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a hash")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs<V>, A::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((k, v)) = map.next_entry::<String, V>()? {
+                    pairs.push((k, v));
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+
+        deserializer.deserialize_map(PairsVisitor(PhantomData))
     }
 }
 

@@ -18,12 +18,14 @@
 //! - `json`: serialising events straight into a byte buffer, and parsing JSON into values;
 //! - `sprintf`: `%{[field]}` / `%{+YYYY.MM.dd}` templates;
 //! - `batch`: [`Batch`], [`AckToken`];
+//! - `ruby`: values printed as Logstash's Ruby code prints them (`123.0`, `{"k"=>1}`);
 //! - `decimal`: float digits for writers that mimic Java's or Ruby's float printing.
 
 mod batch;
 pub mod decimal;
 pub mod json;
 mod path;
+pub mod ruby;
 pub mod sprintf;
 mod text;
 mod timestamp;

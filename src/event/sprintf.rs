@@ -14,6 +14,8 @@
 //! localized week fields (`Y`, `w`, `W`, `e`, `c`) follow `en_US` too: weeks start on Sunday and
 //! week 1 is the one containing January 1st. Joda's `x`/`w` are ISO weeks.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::Range;
 
@@ -37,6 +39,8 @@ pub enum TemplateError {
 pub struct Template {
     source: String,
     segments: Box<[Segment]>,
+    /// The whole text when there is no `%{...}`, ready to hand out without rendering.
+    constant: Option<Text>,
 }
 
 /// One piece of a template. Ranges index `Template::source`; `raw` is the whole `%{...}`
@@ -77,9 +81,14 @@ impl Template {
         if pos < source.len() {
             segments.push(Segment::Literal(pos..source.len()));
         }
+        let constant = segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
+            .then(|| Text::new(source));
         Ok(Template {
             source: source.to_string(),
             segments: segments.into(),
+            constant,
         })
     }
 
@@ -135,10 +144,7 @@ impl Template {
 
     /// The fixed text, when the template has no `%{...}` (lets callers skip rendering).
     pub fn constant(&self) -> Option<&str> {
-        self.segments
-            .iter()
-            .all(|s| matches!(s, Segment::Literal(_)))
-            .then_some(self.source.as_str())
+        self.constant.as_deref()
     }
 
     /// The field, when the template is exactly one `%{field}` reference (lets callers take the
@@ -178,12 +184,67 @@ impl Template {
 
     /// The rendering for `event`.
     pub fn render(&self, event: &Event) -> Text {
-        if let Some(constant) = self.constant() {
-            return Text::new(constant);
+        match &self.constant {
+            Some(text) => text.clone(),
+            None => self.with_rendered(event, Text::new),
         }
-        let mut s = String::new();
-        self.render_into(event, &mut s);
-        Text::from_string(s)
+    }
+
+    /// Renders into the thread's scratch buffer and hands the text to `f`, so that rendering
+    /// allocates nothing beyond what `f` keeps.
+    pub fn with_rendered<R>(&self, event: &Event, f: impl FnOnce(&str) -> R) -> R {
+        if let Some(text) = &self.constant {
+            return f(text);
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                self.render_into(event, &mut buf);
+                f(&buf)
+            }
+            // Only reachable if `f` itself renders; fall back to a fresh buffer.
+            Err(_) => {
+                let mut buf = String::new();
+                self.render_into(event, &mut buf);
+                f(&buf)
+            }
+        })
+    }
+}
+
+thread_local! {
+    /// Rendering scratch, reused by [`Template::with_rendered`].
+    static SCRATCH: RefCell<String> = RefCell::new(String::with_capacity(256));
+}
+
+/// A field reference option that may contain `%{...}` (`remove_field => "%{kind}_raw"`).
+#[derive(Debug, Clone)]
+pub enum FieldRef {
+    /// Parsed once at build time.
+    Fixed(FieldPath),
+    /// Rendered, then parsed, per event.
+    Dynamic(Template),
+}
+
+impl FieldRef {
+    pub fn parse(source: &str) -> Result<FieldRef, String> {
+        let template = Template::parse(source).map_err(|e| e.to_string())?;
+        match template.constant() {
+            Some(text) => FieldPath::parse(text)
+                .map(FieldRef::Fixed)
+                .map_err(|e| e.to_string()),
+            None => Ok(FieldRef::Dynamic(template)),
+        }
+    }
+
+    /// The path for `event`; `None` when a dynamic reference renders to an invalid one.
+    pub fn resolve(&self, event: &Event) -> Option<Cow<'_, FieldPath>> {
+        match self {
+            FieldRef::Fixed(path) => Some(Cow::Borrowed(path)),
+            FieldRef::Dynamic(template) => template
+                .with_rendered(event, |s| FieldPath::parse(s).ok())
+                .map(Cow::Owned),
+        }
     }
 }
 

@@ -20,8 +20,10 @@ use crate::config::{Diagnostics, PluginArgs};
 use crate::event::sprintf::Template;
 use crate::event::{Event, FieldPath, Text, Value, INLINE_CAP};
 
-use super::common::{write_ruby_string, FieldRef, Pairs, StackStr, TextTemplate};
 use super::Filter;
+use crate::config::options::Pairs;
+use crate::event::ruby::{write_ruby_string, StackStr};
+use crate::event::sprintf::FieldRef;
 
 /// The options of `mutate`, as written in the config.
 #[derive(Deserialize, Default)]
@@ -78,10 +80,10 @@ pub struct Mutate {
 /// One operation, in the order it runs.
 #[derive(Debug)]
 pub enum Op {
-    Coerce(FieldPath, TextTemplate),
+    Coerce(FieldPath, Template),
     Rename(FieldRef, FieldRef),
-    Update(FieldPath, TextTemplate),
-    Replace(FieldPath, TextTemplate),
+    Update(FieldPath, Template),
+    Replace(FieldPath, Template),
     Convert(FieldPath, ConvertType),
     Gsub(Gsub),
     Uppercase(FieldPath),
@@ -200,7 +202,7 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn fail(&mut self, option: &str, message: String) {
+    fn fail(&mut self, option: &str, message: impl std::fmt::Display) {
         self.errors.extend(
             self.args
                 .error(option, format!("mutate: {option}: {message}")),
@@ -209,7 +211,7 @@ impl Builder<'_, '_> {
 
     fn path(&mut self, option: &str, field: &str) -> Option<FieldPath> {
         FieldPath::parse(field)
-            .map_err(|e| self.fail(option, e.to_string()))
+            .map_err(|e| self.fail(option, e))
             .ok()
     }
 
@@ -219,8 +221,8 @@ impl Builder<'_, '_> {
             .ok()
     }
 
-    fn template(&mut self, option: &str, source: &str) -> Option<TextTemplate> {
-        TextTemplate::parse(source)
+    fn template(&mut self, option: &str, source: &str) -> Option<Template> {
+        Template::parse(source)
             .map_err(|e| self.fail(option, e))
             .ok()
     }
@@ -259,7 +261,7 @@ impl Builder<'_, '_> {
         };
         let replacement = match self.template("gsub", replacement)? {
             t if t.constant().is_some() => {
-                Replacement::Fixed(RubySub::parse(t.constant().map_or("", |c| c.as_str())))
+                Replacement::Fixed(RubySub::parse(t.constant().unwrap_or("")))
             }
             t => Replacement::Dynamic(t),
         };
@@ -575,7 +577,7 @@ enum Needle {
 #[derive(Debug)]
 enum Replacement {
     Fixed(RubySub),
-    Dynamic(TextTemplate),
+    Dynamic(Template),
 }
 
 impl Gsub {

@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::options::OneOrMany;
+use crate::config::options::Pairs;
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::sprintf::{FieldRef, Template};
 use crate::event::{names, Batch, Event, Text, Timestamp, Value};
-use crate::filters::common::{FieldRef, Pairs, TextTemplate};
 
 /// The batch size an [`InputContext`] reports unless told otherwise (Logstash's
 /// `pipeline.batch.size` default).
@@ -218,8 +219,8 @@ pub struct DecorationError(String);
 #[derive(Debug, Default)]
 pub struct Decoration {
     kind: Option<Text>,
-    add_field: Vec<(FieldRef, Vec<TextTemplate>)>,
-    tags: Vec<TextTemplate>,
+    add_field: Vec<(FieldRef, Vec<Template>)>,
+    tags: Vec<Template>,
 }
 
 impl Decoration {
@@ -275,7 +276,7 @@ impl Decoration {
         let field = FieldRef::parse(name).map_err(DecorationError)?;
         let values = values
             .into_iter()
-            .map(|v| TextTemplate::parse(v).map_err(DecorationError))
+            .map(|v| Template::parse(v).map_err(|e| DecorationError(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         self.add_field.push((field, values));
         Ok(())
@@ -283,7 +284,7 @@ impl Decoration {
 
     fn push_tag(&mut self, tag: &str) -> Result<(), DecorationError> {
         self.tags
-            .push(TextTemplate::parse(tag).map_err(DecorationError)?);
+            .push(Template::parse(tag).map_err(|e| DecorationError(e.to_string()))?);
         Ok(())
     }
 

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use crate::codecs::Codec;
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::sprintf::Template;
 use crate::event::Event;
-use crate::filters::common::TextTemplate;
 
 use super::{BlockingSink, Output, OutputBatch, OutputError, Threaded};
 
@@ -73,7 +73,7 @@ fn default_mode() -> i64 {
 
 pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Output>, Diagnostics> {
     let options: Options = args.options()?;
-    let path = TextTemplate::parse(&options.path)
+    let path = Template::parse(&options.path)
         .map_err(|e| args.error("path", format!("file: path: {e}")))?;
     let root = match path.constant() {
         Some(_) => None,
@@ -148,7 +148,7 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// The writing side of the `file` output; runs on its own thread.
 struct FileSink {
-    path: TextTemplate,
+    path: Template,
     /// Set when `path` is dynamic: rendered paths must stay below it.
     root: Option<PathBuf>,
     failure: PathBuf,
@@ -177,7 +177,7 @@ struct OpenFile {
 impl BlockingSink for FileSink {
     fn write(&mut self, batch: &OutputBatch) -> Result<(), OutputError> {
         self.sweep();
-        match self.path.constant().map(|p| PathBuf::from(p.as_str())) {
+        match self.path.constant().map(PathBuf::from) {
             Some(path) => {
                 let index = self.file_index(&path);
                 for event in batch.events() {

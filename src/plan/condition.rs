@@ -23,8 +23,8 @@ use regex::Regex;
 use crate::config::ast::{self, BoolOp, CompareOp, Number, RValue};
 use crate::config::options::{substitute_env, EnvLookup};
 use crate::config::{Diagnostic, Diagnostics, Span, Spanned};
+use crate::event::ruby::{write_ruby_float, StackStr};
 use crate::event::{Event, FieldPath, Text, Value};
-use crate::filters::common::{write_ruby_float, StackStr};
 
 /// A compiled condition.
 #[derive(Debug)]
