@@ -37,12 +37,14 @@ impl Timestamp {
         Timestamp(secs * 1_000_000_000)
     }
 
-    /// The current time.
+    /// The current time, to the millisecond: what an input stamps on the events it makes.
+    /// Millisecond precision is what Elasticsearch's `date` type keeps and what Logstash's JSON
+    /// shows (`2026-11-21T05:24:00.000Z`); parsed timestamps keep their full precision.
     pub fn now() -> Timestamp {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        Timestamp(d.as_nanos() as i64)
+        Timestamp::from_millis(d.as_millis() as i64)
     }
 
     pub const fn nanos(self) -> i64 {
@@ -481,6 +483,14 @@ impl std::fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_is_stamped_to_the_millisecond() {
+        let now = Timestamp::now();
+        assert_eq!(now.nanos() % 1_000_000, 0);
+        assert!(now > Timestamp::from_secs(1_700_000_000));
+        assert_eq!(now.to_string().len(), "2026-11-21T05:24:00.000Z".len());
+    }
 
     fn iso(ts: Timestamp) -> String {
         let mut buf = Vec::new();
