@@ -16,7 +16,7 @@ use sluice::filters::{CommonOptions, Filter};
 use sluice::inputs::generator::Generator;
 use sluice::inputs::stdin::ReaderInput;
 use sluice::inputs::{Decoration, Input, InputContext, InputError};
-use sluice::outputs::{stdout, Output, OutputBatch, OutputError};
+use sluice::outputs::{stdout, BlockingSink, Output, OutputBatch, OutputError, Threaded};
 use sluice::pipeline::{Pipeline, PipelineSettings, PipelineStats};
 use sluice::plan::{
     Branch, Condition, FilterGraph, FilterNode, FilterStage, InputPlan, OutputGraph, OutputNode,
@@ -465,6 +465,78 @@ fn a_failed_write_acknowledges_its_batches_as_failed() {
     assert_eq!(good.len(), 300);
     assert!(stats.outputs()[1].errors() >= 3);
     assert!(stats.events_failed() >= 30);
+}
+
+/// A blocking sink that records event numbers on its own thread, refusing batches holding a
+/// multiple of 100 and panicking on batches holding 150.
+struct PickySink {
+    written: Arc<Mutex<Vec<i64>>>,
+    thread: Arc<Mutex<Option<std::thread::ThreadId>>>,
+}
+
+impl BlockingSink for PickySink {
+    fn write(&mut self, batch: &OutputBatch) -> Result<(), OutputError> {
+        *self.thread.lock().unwrap() = Some(std::thread::current().id());
+        let numbers: Vec<i64> = batch
+            .events()
+            .filter_map(|e| match e.get_field("n") {
+                Some(Value::Int(n)) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        if numbers.contains(&150) {
+            panic!("deliberate panic in a blocking sink");
+        }
+        if numbers.iter().any(|n| n % 100 == 0) {
+            return Err(OutputError::Other("refused".into()));
+        }
+        self.written.lock().unwrap().extend(numbers);
+        Ok(())
+    }
+}
+
+#[test]
+fn blocking_sinks_run_on_their_own_thread_and_fail_only_their_batches() {
+    let log = Arc::new(AckLog {
+        per_batch: 10,
+        outputs: vec![],
+        log: Mutex::new(Vec::new()),
+    });
+    let mut input = numbered("a", Some(300), 10);
+    input.acks = Some(log.clone());
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let thread = Arc::new(Mutex::new(None));
+    let sink = PickySink {
+        written: written.clone(),
+        thread: thread.clone(),
+    };
+    let plan = plan(
+        vec![input_plan(input)],
+        vec![output_plan("picky", Threaded::new("picky", sink))],
+    );
+    let stats = run(plan, settings(2, 10));
+    let status: HashMap<u64, AckStatus> = log
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, s, _)| (*id, *s))
+        .collect();
+    assert_eq!(status.len(), 30);
+    for id in [0, 10, 15, 20] {
+        assert_eq!(status[&id], AckStatus::Failed, "batch {id}");
+    }
+    assert_eq!(
+        status
+            .values()
+            .filter(|s| **s == AckStatus::Delivered)
+            .count(),
+        26
+    );
+    assert_eq!(written.lock().unwrap().len(), 260);
+    assert_eq!(stats.outputs()[0].errors(), 4);
+    let sink_thread = thread.lock().unwrap().expect("the sink wrote");
+    assert_ne!(sink_thread, std::thread::current().id());
 }
 
 // ---------------------------------------------------------------------------------------------

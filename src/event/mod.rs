@@ -62,8 +62,8 @@ impl Event {
     /// An event with only `@timestamp` and `@version`.
     pub fn new(timestamp: Timestamp) -> Event {
         let mut fields = Map::with_capacity(8);
-        fields.insert(names::TIMESTAMP, Value::Timestamp(timestamp));
-        fields.insert(names::VERSION, Value::Str(VERSION_ONE));
+        fields.push_new(names::TIMESTAMP, Value::Timestamp(timestamp));
+        fields.push_new(names::VERSION, Value::Str(VERSION_ONE));
         Event {
             fields,
             metadata: Map::new(),
@@ -74,7 +74,7 @@ impl Event {
     /// The usual event made by an input: `@timestamp`, `@version` and `message`.
     pub fn from_message(message: Text, timestamp: Timestamp) -> Event {
         let mut event = Event::new(timestamp);
-        event.fields.insert(names::MESSAGE, Value::Str(message));
+        event.fields.push_new(names::MESSAGE, Value::Str(message));
         event
     }
 

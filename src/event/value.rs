@@ -180,6 +180,13 @@ impl Map {
         }
     }
 
+    /// Appends `key` without looking for it first; the caller knows it is absent (building a
+    /// fresh event). A duplicate key would shadow nothing: lookups find the first one.
+    pub fn push_new(&mut self, key: Text, value: Value) {
+        debug_assert!(!self.contains_key(&key), "push_new of existing key {key}");
+        self.entries.push((key, value));
+    }
+
     /// The value at `key`, inserting `make()` first if absent.
     pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Value {
         let i = match self.position(key) {

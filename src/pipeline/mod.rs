@@ -190,7 +190,15 @@ impl Pipeline {
             .into_iter()
             .zip(output_rxs)
             .enumerate()
-            .map(|(i, (o, rx))| tokio::spawn(output_task::run(o.output, rx, stats.clone(), i)))
+            .map(|(i, (mut o, rx))| {
+                let stats = stats.clone();
+                match o.output.take_blocking() {
+                    Some(sink) => tokio::task::spawn_blocking(move || {
+                        output_task::run_blocking(sink, rx, stats, i)
+                    }),
+                    None => tokio::spawn(output_task::run(o.output, rx, stats, i)),
+                }
+            })
             .collect();
 
         let shared = Arc::new(worker::WorkerShared {

@@ -1,6 +1,9 @@
 //! The task that runs one output: takes its batches in order, writes each, lets go of it (which
 //! acknowledges it once every output has), and closes the output when its queue ends.
 //!
+//! Outputs that are blocking sinks ([`crate::outputs::Output::into_blocking`]) run on a thread
+//! of their own that takes batches straight from the queue ([`run_blocking`]).
+//!
 //! A failed or panicking write marks the batch failed and the task carries on, so one bad
 //! batch never stalls the workers feeding this queue.
 
@@ -12,9 +15,9 @@ use std::task::{Context, Poll};
 
 use async_channel::Receiver;
 
-use crate::outputs::{Output, OutputBatch, OutputError};
+use crate::outputs::{BlockingSink, Output, OutputBatch, OutputError};
 
-use super::PipelineStats;
+use super::{OutputStats, PipelineStats};
 
 pub(crate) async fn run(
     mut output: Box<dyn Output>,
@@ -25,23 +28,53 @@ pub(crate) async fn run(
     let Some(counters) = stats.outputs().get(index) else {
         return;
     };
-    let id = counters.id();
     while let Ok(batch) = queue.recv().await {
         let result = flatten(CatchUnwind(output.write(&batch)).await);
-        if result.is_err() {
-            batch.mark_failed();
-        }
-        let errors = counters.record(batch.len(), result.is_ok());
-        drop(batch);
-        if let Err(e) = result {
-            // 1st, 2nd, 4th, 8th... error: a broken destination does not flood the log.
-            if errors.is_power_of_two() {
-                tracing::error!(output = id, errors, error = %e, "output write failed");
-            }
+        finish(batch, result, counters);
+    }
+    let closed = flatten(CatchUnwind(output.close()).await);
+    report_close(closed, counters);
+}
+
+/// The same for a blocking sink, on a thread of its own taking batches straight from the
+/// queue.
+pub(crate) fn run_blocking(
+    mut sink: Box<dyn BlockingSink>,
+    queue: Receiver<OutputBatch>,
+    stats: Arc<PipelineStats>,
+    index: usize,
+) {
+    let Some(counters) = stats.outputs().get(index) else {
+        return;
+    };
+    while let Ok(batch) = queue.recv_blocking() {
+        let result = catch_unwind(AssertUnwindSafe(|| sink.write(&batch)))
+            .map_err(|panic| panic_message(panic.as_ref()));
+        finish(batch, flatten(result), counters);
+    }
+    let closed = catch_unwind(AssertUnwindSafe(|| sink.close()))
+        .map_err(|panic| panic_message(panic.as_ref()));
+    report_close(flatten(closed), counters);
+}
+
+/// Counts a written batch and lets go of it (acknowledging it once every output has).
+fn finish(batch: OutputBatch, result: Result<(), OutputError>, counters: &OutputStats) {
+    if result.is_err() {
+        batch.mark_failed();
+    }
+    let errors = counters.record(batch.len(), result.is_ok());
+    drop(batch);
+    if let Err(e) = result {
+        // 1st, 2nd, 4th, 8th... error: a broken destination does not flood the log.
+        if errors.is_power_of_two() {
+            tracing::error!(output = counters.id(), errors, error = %e, "output write failed");
         }
     }
-    if let Err(e) = flatten(CatchUnwind(output.close()).await) {
-        tracing::error!(output = id, error = %e, "output close failed");
+}
+
+fn report_close(result: Result<(), OutputError>, counters: &OutputStats) {
+    if let Err(e) = result {
+        tracing::error!(output = counters.id(), error = %e, "output close failed");
     }
 }
 
