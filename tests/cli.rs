@@ -367,6 +367,25 @@ fn every_stdin_line_arrives_exactly_once() {
 }
 
 #[test]
+fn one_worker_keeps_the_input_order_through_conditionals() {
+    let (input, lines) = numbered_lines(5_000);
+    let config = r#"
+        filter {
+          if [message] =~ /[02468]$/ { mutate { add_tag => ["even"] } }
+          else if [message] =~ /5$/ { drop {} }
+          else { mutate { add_tag => ["odd"] } }
+        }
+        output { stdout { codec => json_lines } }"#;
+    let r = run(&["run", "-w", "1", "-e", config], &input);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let kept: Vec<String> = lines.into_iter().filter(|l| !l.ends_with('5')).collect();
+    let events = json_lines(&r.stdout);
+    assert_eq!(messages(&events), kept);
+    assert_eq!(events[0]["tags"], serde_json::json!(["even"]));
+    assert_eq!(events[1]["tags"], serde_json::json!(["odd"]));
+}
+
+#[test]
 fn a_null_output_swallows_everything() {
     let (input, _) = numbered_lines(5_000);
     let r = run(&["run", "-e", "output { null {} }"], &input);

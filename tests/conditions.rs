@@ -293,7 +293,7 @@ fn environment_variables_in_string_literals() {
 }
 
 #[test]
-fn else_if_chains_take_the_first_true_arm() {
+fn else_if_chains_take_the_first_true_arm_and_keep_the_event_order() {
     let text = r#"filter {
         if [status] >= 500 { mutate { add_tag => ["5xx"] } }
         else if [status] >= 400 { mutate { add_tag => ["4xx"] } }
@@ -322,9 +322,9 @@ fn else_if_chains_take_the_first_true_arm() {
         [
             (503, "5xx"),
             (404, "4xx"),
-            (450, "4xx"),
             (301, "3xx"),
-            (200, "ok")
+            (200, "ok"),
+            (450, "4xx")
         ]
     );
 }

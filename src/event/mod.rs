@@ -51,11 +51,23 @@ pub mod names {
 const VERSION_ONE: Text = Text::from_static("1");
 
 /// One log event.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Event {
     fields: Map,
     metadata: Map,
     cancelled: bool,
+    /// The event's place in its batch while a branch splits the batch (see
+    /// [`Event::batch_position`]); not part of the event's data.
+    position: u32,
+}
+
+/// Two events are equal when their data is: fields, metadata and whether they are dropped.
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.fields == other.fields
+            && self.metadata == other.metadata
+            && self.cancelled == other.cancelled
+    }
 }
 
 impl Event {
@@ -68,6 +80,7 @@ impl Event {
             fields,
             metadata: Map::new(),
             cancelled: false,
+            position: 0,
         }
     }
 
@@ -108,6 +121,7 @@ impl Event {
             fields,
             metadata: Map::new(),
             cancelled: false,
+            position: 0,
         };
         if failed {
             event.add_tag(Text::from_static("_timestampparsefailure"));
@@ -308,6 +322,16 @@ impl Event {
 
     pub fn is_cancelled(&self) -> bool {
         self.cancelled
+    }
+
+    /// Where the event stood in its batch when a conditional split the batch; copied to events
+    /// cloned from it. Lets the filter graph put the batch back in its original order.
+    pub fn batch_position(&self) -> u32 {
+        self.position
+    }
+
+    pub fn set_batch_position(&mut self, position: u32) {
+        self.position = position;
     }
 }
 

@@ -1,9 +1,9 @@
 //! Running a batch of events through the [`FilterGraph`].
 //!
 //! Filters see the whole batch at once. A branch splits the batch by the first arm whose
-//! condition holds, runs each arm's nodes on its part, and appends the parts back in arm order
-//! (`otherwise` last); the order of events within a part is kept. When every event takes the
-//! same arm (the usual case) the batch is run in place without splitting.
+//! condition holds, runs each arm's nodes on its part, and merges the parts back in the batch's
+//! original order (events a filter created follow the event they came from). When every event
+//! takes the same arm (the usual case) the batch is run in place without splitting.
 
 use crate::event::Event;
 
@@ -56,8 +56,13 @@ fn run_branch(branch: &Branch<FilterNode>, events: &mut Vec<Event>) {
         run_nodes(arm_nodes(branch, first), events);
         return;
     }
+    // Number the events (keeping the numbers an enclosing branch gave them) so the parts can be
+    // merged back in the batch's order, as Logstash keeps it with one worker.
+    let mut outer_positions = Vec::with_capacity(events.len());
     let mut parts: Vec<Vec<Event>> = (0..=branch.arms.len()).map(|_| Vec::new()).collect();
-    for (event, arm) in events.drain(..).zip(choices) {
+    for (i, (mut event, arm)) in events.drain(..).zip(choices).enumerate() {
+        outer_positions.push(event.batch_position());
+        event.set_batch_position(i as u32);
         parts[arm].push(event);
     }
     for (arm, part) in parts.iter_mut().enumerate() {
@@ -67,6 +72,12 @@ fn run_branch(branch: &Branch<FilterNode>, events: &mut Vec<Event>) {
     }
     for part in parts {
         events.extend(part);
+    }
+    // Stable: events a filter created from one event stay after it, in their order.
+    events.sort_by_key(Event::batch_position);
+    for event in events.iter_mut() {
+        let outer = outer_positions[event.batch_position() as usize];
+        event.set_batch_position(outer);
     }
 }
 
@@ -160,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn branches_partition_by_first_true_arm_and_rejoin_in_arm_order() {
+    fn branches_partition_by_first_true_arm_and_keep_the_batch_order() {
         let graph = FilterGraph {
             nodes: vec![
                 FilterNode::Branch(Branch {
@@ -178,11 +189,63 @@ mod tests {
         assert_eq!(
             summary(&batch),
             [
-                (1, "x!".into()),
-                (0, "x!".into()),
-                (2, "y!".into()),
                 (5, "z!".into()),
+                (1, "x!".into()),
+                (2, "y!".into()),
+                (0, "x!".into()),
                 (4, "z!".into()),
+            ]
+        );
+    }
+
+    /// Emits a copy of every event right after it, marked `copy`.
+    struct Twice;
+
+    impl Filter for Twice {
+        fn apply(&self, _: &mut Event) -> bool {
+            true
+        }
+
+        fn filter(&self, events: &mut Vec<Event>, _: &CommonOptions) {
+            let originals = std::mem::take(events);
+            for event in originals {
+                let mut copy = event.clone();
+                copy.set_field("trail".into(), Value::from("copy"));
+                events.push(event);
+                events.push(copy);
+            }
+        }
+    }
+
+    #[test]
+    fn events_created_in_an_arm_follow_their_origin_even_in_nested_branches() {
+        let twice = FilterNode::Filter(FilterStage {
+            name: "twice".into(),
+            id: "twice".into(),
+            filter: Box::new(Twice),
+            common: CommonOptions::default(),
+        });
+        let inner = FilterNode::Branch(Branch {
+            arms: vec![(below(2), vec![twice])],
+            otherwise: vec![stage("o", None)],
+        });
+        let graph = FilterGraph {
+            nodes: vec![FilterNode::Branch(Branch {
+                arms: vec![(below(4), vec![inner])],
+                otherwise: vec![stage("z", None)],
+            })],
+        };
+        let mut batch = events(&[4, 1, 3, 0]);
+        graph.process(&mut batch);
+        assert_eq!(
+            summary(&batch),
+            [
+                (4, "z".into()),
+                (1, String::new()),
+                (1, "copy".into()),
+                (3, "o".into()),
+                (0, String::new()),
+                (0, "copy".into()),
             ]
         );
     }
