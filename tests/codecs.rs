@@ -190,6 +190,32 @@ fn json_lines_decodes_per_line_skipping_blank_ones_and_tagging_bad_ones() {
 }
 
 #[test]
+fn json_codecs_put_the_document_under_target_when_given() {
+    let path = |s: &str| FieldPath::parse(s).unwrap();
+    for name in ["json", "json_lines"] {
+        let codec = codec(name, &[("target", string("[doc][raw]"))]);
+        let events = decode(&*codec, &[b"{\"n\":1,\"@timestamp\":\"x\"}\n"]);
+        assert_eq!(events.len(), 1, "{name}");
+        let e = &events[0];
+        assert_eq!(
+            e.get(&path("[doc][raw][n]")),
+            Some(&Value::Int(1)),
+            "{name}"
+        );
+        assert_eq!(
+            e.get(&path("[doc][raw][@timestamp]")),
+            Some(&Value::from("x"))
+        );
+        assert!(e.get_field("n").is_none(), "{name}");
+        assert!(e.timestamp().is_some() && !e.has_tag("_timestampparsefailure"));
+    }
+    let err = try_codec("json", &[("target", string("[bad"))])
+        .err()
+        .expect("bad target");
+    assert!(err.0[0].message.contains("field reference"), "{:?}", err);
+}
+
+#[test]
 fn json_lines_round_trips() {
     let codec = codec("json_lines", &[]);
     let mut original = event("round trip");

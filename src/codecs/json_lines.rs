@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::{Diagnostics, PluginArgs};
-use crate::event::{json, Event, Timestamp};
+use crate::event::{json, Event, FieldPath, Timestamp};
 
 use super::json::decode_document;
 use super::line::Splitter;
@@ -21,6 +21,9 @@ struct Options {
     charset: Charset,
     #[serde(default = "default_delimiter")]
     delimiter: String,
+    /// Where each decoded object goes (see the `json` codec).
+    #[serde(default)]
+    target: Option<FieldPath>,
 }
 
 fn default_delimiter() -> String {
@@ -35,6 +38,7 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
     Ok(Arc::new(JsonLines {
         charset: options.charset,
         delimiter: Bytes::from(options.delimiter.into_bytes()),
+        target: options.target.map(Arc::new),
     }))
 }
 
@@ -42,6 +46,7 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
 pub struct JsonLines {
     charset: Charset,
     delimiter: Bytes,
+    target: Option<Arc<FieldPath>>,
 }
 
 impl Default for JsonLines {
@@ -49,6 +54,7 @@ impl Default for JsonLines {
         JsonLines {
             charset: Charset::Utf8,
             delimiter: Bytes::from_static(b"\n"),
+            target: None,
         }
     }
 }
@@ -58,6 +64,7 @@ impl Codec for JsonLines {
         Box::new(JsonLinesDecoder {
             splitter: Splitter::new(self.delimiter.clone()),
             charset: self.charset,
+            target: self.target.clone(),
         })
     }
 
@@ -70,18 +77,20 @@ impl Codec for JsonLines {
 struct JsonLinesDecoder {
     splitter: Splitter,
     charset: Charset,
+    target: Option<Arc<FieldPath>>,
 }
 
 impl Decoder for JsonLinesDecoder {
     fn decode(&mut self, chunk: Bytes, now: Timestamp, out: &mut Vec<Event>) {
-        let charset = self.charset;
-        self.splitter
-            .split(chunk, |line| decode_document(charset.text(line), now, out));
+        let (charset, target) = (self.charset, self.target.as_deref());
+        self.splitter.split(chunk, |line| {
+            decode_document(charset.text(line), target, now, out)
+        });
     }
 
     fn flush(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         if let Some(line) = self.splitter.finish() {
-            decode_document(self.charset.text(line), now, out);
+            decode_document(self.charset.text(line), self.target.as_deref(), now, out);
         }
     }
 }
