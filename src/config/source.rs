@@ -229,6 +229,17 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// A regex compile error in one line (`unclosed group`): the regex crate's own message draws
+/// the pattern with a caret over several lines, which a diagnostic already does.
+pub fn regex_error_summary(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let last = text.lines().last().unwrap_or("");
+    last.strip_prefix("error: ")
+        .unwrap_or(last)
+        .trim()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +272,13 @@ mod tests {
         let offset = map.text().find("mutaet").unwrap();
         let d = Diagnostic::new(Span::new(offset, offset + 6), "x");
         assert_eq!(map.render(&d), "t.conf:2:2: x\n  \tmutaet {}\n  \t^^^^^^\n");
+    }
+
+    #[test]
+    fn regex_errors_fit_on_one_line() {
+        let pattern = String::from("a(b"); // built at run time: clippy rejects literal bad regexes
+        let err = regex::Regex::new(&pattern).unwrap_err();
+        assert_eq!(regex_error_summary(&err), "unclosed group");
     }
 
     #[test]

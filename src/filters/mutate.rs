@@ -16,6 +16,7 @@ use regex::{Captures, Regex, RegexBuilder, Replacer};
 use serde::Deserialize;
 
 use crate::config::options::OneOrMany;
+use crate::config::source::regex_error_summary;
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::sprintf::Template;
 use crate::event::{Event, FieldPath, Text, Value, INLINE_CAP};
@@ -107,7 +108,7 @@ pub enum MutateError {
     },
     #[error("strip: cannot strip a {0}, only strings")]
     StripNonString(&'static str),
-    #[error("gsub: the pattern `{0}` is not a valid regex: {1}")]
+    #[error("the gsub pattern `{0}` is not a valid regex: {1}")]
     Regex(String, String),
 }
 
@@ -203,10 +204,14 @@ impl Builder<'_, '_> {
     }
 
     fn fail(&mut self, option: &str, message: impl std::fmt::Display) {
-        self.errors.extend(
-            self.args
-                .error(option, format!("mutate: {option}: {message}")),
-        );
+        let message = message.to_string();
+        // Some messages already name the operation (they are also logged at run time).
+        let message = if message.starts_with(&format!("the {option} ")) {
+            format!("mutate: {message}")
+        } else {
+            format!("mutate: {option}: {message}")
+        };
+        self.errors.extend(self.args.error(option, message));
     }
 
     fn path(&mut self, option: &str, field: &str) -> Option<FieldPath> {
@@ -256,7 +261,7 @@ impl Builder<'_, '_> {
         } else {
             gsub_regex(needle)
                 .map(Needle::Fixed)
-                .map_err(|e| self.fail("gsub", e.to_string()))
+                .map_err(|e| self.fail("gsub", e))
                 .ok()
         };
         let replacement = match self.template("gsub", replacement)? {
@@ -278,7 +283,7 @@ fn gsub_regex(pattern: &str) -> Result<Regex, MutateError> {
     RegexBuilder::new(pattern)
         .multi_line(true)
         .build()
-        .map_err(|e| MutateError::Regex(pattern.to_string(), e.to_string()))
+        .map_err(|e| MutateError::Regex(pattern.to_string(), regex_error_summary(&e)))
 }
 
 impl Filter for Mutate {

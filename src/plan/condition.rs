@@ -22,6 +22,7 @@ use regex::Regex;
 
 use crate::config::ast::{self, BoolOp, CompareOp, Number, RValue};
 use crate::config::options::{substitute_env, EnvLookup};
+use crate::config::source::regex_error_summary;
 use crate::config::{Diagnostic, Diagnostics, Span, Spanned};
 use crate::event::ruby::{write_ruby_float, StackStr};
 use crate::event::{Event, FieldPath, Text, Value};
@@ -407,7 +408,10 @@ fn compile_regex(
     match Regex::new(&source) {
         Ok(re) => Some(re),
         Err(e) => {
-            errors.push(Diagnostic::new(pattern.span, format!("invalid regex: {e}")));
+            errors.push(Diagnostic::new(
+                pattern.span,
+                format!("invalid regex: {}", regex_error_summary(&e)),
+            ));
             None
         }
     }
