@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check sluice has: installs what tests need (scripts/install-deps.sh), then the
-# format check, clippy with warnings as errors, and the whole test suite.
+# format check, clippy with warnings as errors, the benches in test mode and the whole test
+# suite.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -14,5 +15,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
-echo "== cargo test --all-targets"
-cargo test --all-targets "$@"
+# Benches run in test mode first (criterion's quick check, the latency smoke test), so that the
+# run ends with the test suite's own summary.
+echo "== cargo test --benches"
+cargo test --benches "$@"
+
+echo "== cargo test --lib --bins --tests"
+cargo test --lib --bins --tests "$@"
