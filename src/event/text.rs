@@ -61,15 +61,6 @@ impl Text {
         Ok(Self::from_utf8_unchecked_bytes(bytes))
     }
 
-    /// Wraps a shared buffer; invalid UTF-8 sequences are replaced with U+FFFD (as Logstash's
-    /// plain and line codecs do), which copies only in that rare case.
-    pub fn from_utf8_lossy(bytes: Bytes) -> Text {
-        match std::str::from_utf8(&bytes) {
-            Ok(_) => Self::from_utf8_unchecked_bytes(bytes),
-            Err(_) => Text::from_string(String::from_utf8_lossy(&bytes).into_owned()),
-        }
-    }
-
     fn from_utf8_unchecked_bytes(bytes: Bytes) -> Text {
         if bytes.len() <= INLINE_CAP {
             // SAFETY: validated by every caller.
@@ -235,11 +226,5 @@ mod tests {
             }
             _ => panic!("expected shared buffers"),
         }
-    }
-
-    #[test]
-    fn lossy_replaces_invalid_utf8() {
-        let t = Text::from_utf8_lossy(Bytes::from_static(b"a\xffb"));
-        assert_eq!(t.as_str(), "a\u{fffd}b");
     }
 }
