@@ -2,9 +2,10 @@
 //! [`SourceMap`], adding the default input and output a config leaves out, parsing, and building
 //! the plan. Problems come back as one [`ConfigError`] holding every rendered diagnostic.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::ast::{Config, SectionKind};
+use crate::config::options::process_env;
 use crate::config::{self, Diagnostics, ParseOptions, SourceMap};
 use crate::plan::{self, Plan};
 use crate::settings::ConfigSource;
@@ -32,6 +33,13 @@ pub enum ConfigError {
     },
     #[error("no *.conf files in folder {0}")]
     EmptyFolder(PathBuf),
+    #[error("no config file matches {0}")]
+    NoMatch(String),
+    #[error("invalid config path pattern {pattern}: {reason}")]
+    BadPattern {
+        pattern: String,
+        reason: &'static str,
+    },
 }
 
 /// Reads the config text: `-f` paths file by file (folders as their `*.conf` files in lexical
@@ -53,10 +61,15 @@ pub fn read_sources(source: &ConfigSource) -> Result<SourceMap, ConfigError> {
     Ok(sources)
 }
 
-/// Expands folders into their `*.conf` files, sorted by name.
+/// Expands folders into their `*.conf` files and glob patterns (`conf.d/*.conf`, as Logstash's
+/// `path.config` accepts) into the files they match, each sorted by name.
 fn config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
     let mut files = Vec::new();
     for path in paths {
+        if let Some(matches) = glob_matches(path)? {
+            files.extend(matches);
+            continue;
+        }
         if !path.is_dir() {
             files.push(path.clone());
             continue;
@@ -79,6 +92,28 @@ fn config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
         files.extend(found);
     }
     Ok(files)
+}
+
+/// The files a path with glob characters matches, sorted; `None` for a plain path (or one that
+/// exists as written, whatever its characters).
+fn glob_matches(path: &Path) -> Result<Option<Vec<PathBuf>>, ConfigError> {
+    let text = path.to_string_lossy();
+    if path.exists() || !text.contains(['*', '?', '[']) {
+        return Ok(None);
+    }
+    let pattern = glob::glob(&text).map_err(|e| ConfigError::BadPattern {
+        pattern: text.to_string(),
+        reason: e.msg,
+    })?;
+    let mut found: Vec<PathBuf> = pattern
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    if found.is_empty() {
+        return Err(ConfigError::NoMatch(text.to_string()));
+    }
+    found.sort();
+    Ok(Some(found))
 }
 
 /// Parses `sources`, first appending [`DEFAULT_INPUT`] / [`DEFAULT_OUTPUT`] for sections the
@@ -115,11 +150,6 @@ pub fn plan_from_sources(
 ) -> Result<Plan, ConfigError> {
     let ast = parse_with_defaults(sources, options)?;
     plan::build(&ast, &process_env).map_err(|d| invalid(&d, sources))
-}
-
-/// `${VAR}` lookups read the process environment.
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
 }
 
 fn invalid(diagnostics: &Diagnostics, sources: &SourceMap) -> ConfigError {
@@ -163,6 +193,25 @@ mod tests {
         let at = sources.text().find("output").unwrap() as u32;
         let expected = dir.path().join("b.conf").display().to_string();
         assert_eq!(sources.locate(at).path, expected);
+    }
+
+    #[test]
+    fn glob_patterns_expand_to_sorted_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["20-b.conf", "10-a.conf", "30-c.conf.bak"] {
+            std::fs::write(dir.path().join(name), "filter {}").unwrap();
+        }
+        let pattern = dir.path().join("*.conf");
+        let files = config_files(&[pattern]).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, ["10-a.conf", "20-b.conf"]);
+        assert!(matches!(
+            config_files(&[dir.path().join("*.yml")]),
+            Err(ConfigError::NoMatch(_))
+        ));
     }
 
     #[test]
