@@ -402,6 +402,30 @@ impl Acknowledge for AckLog {
     }
 }
 
+/// An input of `count` numbered events in batches of `per_batch`, acknowledging to the log.
+fn acknowledged_input(count: u64, per_batch: u64) -> (Numbered, Arc<AckLog>) {
+    let log = Arc::new(AckLog {
+        per_batch,
+        outputs: vec![],
+        log: Mutex::new(Vec::new()),
+    });
+    let mut input = numbered("a", Some(count), per_batch);
+    input.acks = Some(log.clone());
+    (input, log)
+}
+
+impl AckLog {
+    /// Each token's reported status; a token reported twice would shrink the map.
+    fn statuses(&self) -> HashMap<u64, AckStatus> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, s, _)| (*id, *s))
+            .collect()
+    }
+}
+
 #[test]
 fn each_input_batch_is_acknowledged_once_after_every_output_wrote_it() {
     let (fast, slow) = (Record::default(), Record::default());
@@ -437,13 +461,7 @@ fn each_input_batch_is_acknowledged_once_after_every_output_wrote_it() {
 #[test]
 fn a_failed_write_acknowledges_its_batches_as_failed() {
     let (good, bad) = (Record::default(), Record::default());
-    let log = Arc::new(AckLog {
-        per_batch: 10,
-        outputs: vec![],
-        log: Mutex::new(Vec::new()),
-    });
-    let mut input = numbered("a", Some(300), 10);
-    input.acks = Some(log.clone());
+    let (input, log) = acknowledged_input(300, 10);
     let mut refusing = recording(&bad, Duration::ZERO);
     refusing.fail_if = Some(|e| matches!(e.get_field("n"), Some(Value::Int(n)) if n % 100 == 0));
     let plan = plan(
@@ -454,9 +472,8 @@ fn a_failed_write_acknowledges_its_batches_as_failed() {
         ],
     );
     let stats = run(plan, settings(2, 10));
-    let entries = log.log.lock().unwrap().clone();
-    assert_eq!(entries.len(), 30);
-    let status: HashMap<u64, AckStatus> = entries.iter().map(|(id, s, _)| (*id, *s)).collect();
+    assert_eq!(log.log.lock().unwrap().len(), 30);
+    let status = log.statuses();
     assert_eq!(status.len(), 30, "a token reported twice");
     for id in [0, 10, 20] {
         assert_eq!(status[&id], AckStatus::Failed, "batch {id}");
@@ -497,13 +514,7 @@ impl BlockingSink for PickySink {
 
 #[test]
 fn blocking_sinks_run_on_their_own_thread_and_fail_only_their_batches() {
-    let log = Arc::new(AckLog {
-        per_batch: 10,
-        outputs: vec![],
-        log: Mutex::new(Vec::new()),
-    });
-    let mut input = numbered("a", Some(300), 10);
-    input.acks = Some(log.clone());
+    let (input, log) = acknowledged_input(300, 10);
     let written = Arc::new(Mutex::new(Vec::new()));
     let thread = Arc::new(Mutex::new(None));
     let sink = PickySink {
@@ -515,14 +526,9 @@ fn blocking_sinks_run_on_their_own_thread_and_fail_only_their_batches() {
         vec![output_plan("picky", Threaded::new("picky", sink))],
     );
     let stats = run(plan, settings(2, 10));
-    let status: HashMap<u64, AckStatus> = log
-        .log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(id, s, _)| (*id, *s))
-        .collect();
-    assert_eq!(status.len(), 30);
+    assert_eq!(log.log.lock().unwrap().len(), 30);
+    let status = log.statuses();
+    assert_eq!(status.len(), 30, "a token reported twice");
     for id in [0, 10, 15, 20] {
         assert_eq!(status[&id], AckStatus::Failed, "batch {id}");
     }
