@@ -111,3 +111,11 @@ fn env_substitution_failures_are_reported() {
     let out = first_line("input { generator { message => \"${SLUICE_TEST_UNSET_VAR}\" } }");
     assert!(out.contains("SLUICE_TEST_UNSET_VAR"), "{out}");
 }
+
+#[test]
+fn missing_required_options_point_at_the_plugin() {
+    assert_eq!(
+        first_line("output {\n  file { }\n}"),
+        "test.conf:2:3: file: missing required option \"path\""
+    );
+}
