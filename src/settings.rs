@@ -23,6 +23,8 @@
 //! to that group's `overlay`, and an accessor if it needs a default. [`known_keys`] picks it up by
 //! itself.
 
+use crate::config::options::EcsCompatibility;
+use crate::plan::BuildSettings;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,6 +57,9 @@ pub struct PipelineGroup {
     pub workers: Option<NonZeroUsize>,
     #[serde(default)]
     pub batch: BatchGroup,
+    /// `pipeline.ecs_compatibility`: the default of every plugin's `ecs_compatibility`
+    /// (`disabled`, `v1`, `v8`; default `v8`, as in Logstash 8).
+    pub ecs_compatibility: Option<EcsCompatibility>,
 }
 
 /// `pipeline.batch.*`.
@@ -219,6 +224,13 @@ impl Settings {
         }
     }
 
+    /// The settings plugins are built with.
+    pub fn build_settings(&self) -> BuildSettings {
+        BuildSettings {
+            ecs_compatibility: self.pipeline.ecs_compatibility.unwrap_or_default(),
+        }
+    }
+
     /// The parser's options.
     pub fn parse_options(&self) -> ParseOptions {
         ParseOptions {
@@ -250,6 +262,7 @@ impl PipelineGroup {
         self.workers = top.workers.or(self.workers);
         self.batch.size = top.batch.size.or(self.batch.size);
         self.batch.delay = top.batch.delay.or(self.batch.delay);
+        self.ecs_compatibility = top.ecs_compatibility.or(self.ecs_compatibility);
     }
 }
 
@@ -476,6 +489,7 @@ mod tests {
                 "pipeline.workers",
                 "pipeline.batch.size",
                 "pipeline.batch.delay",
+                "pipeline.ecs_compatibility",
                 "config.string",
                 "config.test_and_exit",
                 "config.support_escapes",
@@ -483,6 +497,16 @@ mod tests {
                 "log.level",
             ]
         );
+    }
+
+    #[test]
+    fn ecs_compatibility_defaults_to_v8_and_is_read() {
+        assert_eq!(
+            Settings::default().build_settings().ecs_compatibility,
+            EcsCompatibility::V8
+        );
+        let s = parse("pipeline.ecs_compatibility = \"disabled\"\n");
+        assert_eq!(s.build_settings().ecs_compatibility, EcsCompatibility::Disabled);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Every flag is named after its Logstash setting (`--pipeline.workers`), with Logstash's short
 //! forms (`-f`, `-e`, `-t`, `-w`, `-b`) where it has one.
 
+use crate::config::options::EcsCompatibility;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -95,6 +96,19 @@ pub struct PipelineArgs {
     /// Milliseconds to wait for a batch to fill [default: 50].
     #[arg(long = "pipeline.batch.delay", value_name = "MS")]
     pub batch_delay: Option<u64>,
+    /// Field names and grok patterns plugins use unless they set their own: disabled, v1 or v8
+    /// [default: v8].
+    #[arg(long = "pipeline.ecs_compatibility", value_name = "MODE", value_parser = parse_ecs)]
+    pub ecs_compatibility: Option<EcsCompatibility>,
+}
+
+fn parse_ecs(text: &str) -> Result<EcsCompatibility, String> {
+    match text {
+        "disabled" => Ok(EcsCompatibility::Disabled),
+        "v1" => Ok(EcsCompatibility::V1),
+        "v8" => Ok(EcsCompatibility::V8),
+        _ => Err(format!("expected disabled, v1 or v8, got {text:?}")),
+    }
 }
 
 /// Flags every subcommand takes.
@@ -123,6 +137,7 @@ impl PipelineArgs {
         s.pipeline.workers = self.workers;
         s.pipeline.batch.size = self.batch_size;
         s.pipeline.batch.delay = self.batch_delay;
+        s.pipeline.ecs_compatibility = self.ecs_compatibility;
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::config::{ParseOptions, SourceMap};
 use crate::pipeline::PipelineSettings;
+use crate::plan::BuildSettings;
 
 use super::load;
 
@@ -14,6 +15,10 @@ pub const SAMPLE_CONF: &str = include_str!("../../configs/sample.conf");
 /// Builds and runs the sample pipeline.
 pub fn run(settings: PipelineSettings) -> anyhow::Result<()> {
     let mut sources = SourceMap::single(SAMPLE_NAME, SAMPLE_CONF);
-    let plan = load::plan_from_sources(&mut sources, ParseOptions::default())?;
+    let plan = load::plan_from_sources(
+        &mut sources,
+        ParseOptions::default(),
+        BuildSettings::default(),
+    )?;
     super::run_plan(plan, settings)
 }

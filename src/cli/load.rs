@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::config::ast::{Config, SectionKind};
 use crate::config::options::process_env;
 use crate::config::{self, Diagnostics, ParseOptions, SourceMap};
-use crate::plan::{self, Plan};
+use crate::plan::{self, BuildSettings, Plan};
 use crate::settings::ConfigSource;
 
 /// The name `-e` text goes by in messages.
@@ -138,18 +138,23 @@ pub fn parse_with_defaults(
 }
 
 /// Reads, parses and builds: everything short of running.
-pub fn load_plan(source: &ConfigSource, options: ParseOptions) -> Result<Plan, ConfigError> {
+pub fn load_plan(
+    source: &ConfigSource,
+    options: ParseOptions,
+    settings: BuildSettings,
+) -> Result<Plan, ConfigError> {
     let mut sources = read_sources(source)?;
-    plan_from_sources(&mut sources, options)
+    plan_from_sources(&mut sources, options, settings)
 }
 
 /// Parses (with defaults) and builds a plan from config text already gathered.
 pub fn plan_from_sources(
     sources: &mut SourceMap,
     options: ParseOptions,
+    settings: BuildSettings,
 ) -> Result<Plan, ConfigError> {
     let ast = parse_with_defaults(sources, options)?;
-    plan::build(&ast, &process_env).map_err(|d| invalid(&d, sources))
+    plan::build_with(&ast, &process_env, settings).map_err(|d| invalid(&d, sources))
 }
 
 fn invalid(diagnostics: &Diagnostics, sources: &SourceMap) -> ConfigError {

@@ -70,7 +70,7 @@ fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
     let settings = layered(settings_file, flags)?;
     init_logging(settings.log_level());
     let source = settings.config_source()?;
-    let plan = load::load_plan(&source, settings.parse_options())?;
+    let plan = load::load_plan(&source, settings.parse_options(), settings.build_settings())?;
     if settings.test_and_exit() {
         println!("Configuration OK");
         return Ok(());

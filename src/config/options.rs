@@ -29,11 +29,32 @@ use super::source::{did_you_mean, Diagnostic, Diagnostics, Span, Spanned};
 /// Looks up environment variables for `${VAR}`; the process environment unless a test swaps it.
 pub type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
+/// Logstash's `ecs_compatibility`: which field names plugins use (and, for grok, which pattern
+/// set). The pipeline-wide `pipeline.ecs_compatibility` is the default for every plugin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EcsCompatibility {
+    /// Legacy field names and patterns.
+    Disabled,
+    V1,
+    /// Logstash 8's default.
+    #[default]
+    V8,
+}
+
+impl EcsCompatibility {
+    /// True for the ECS modes (`v1`, `v8`).
+    pub fn is_ecs(self) -> bool {
+        self != EcsCompatibility::Disabled
+    }
+}
+
 /// One plugin's attributes, merged, ready to be read as an options struct.
 pub struct PluginArgs<'a> {
     plugin: &'a ast::Plugin,
     attributes: Vec<Attribute>,
     env: &'a EnvLookup,
+    ecs_compatibility: EcsCompatibility,
 }
 
 impl<'a> PluginArgs<'a> {
@@ -43,7 +64,19 @@ impl<'a> PluginArgs<'a> {
             plugin,
             attributes: merge_repeated(&plugin.attributes),
             env,
+            ecs_compatibility: EcsCompatibility::default(),
         }
+    }
+
+    /// Sets the pipeline-wide ECS mode, the default for the plugin's own `ecs_compatibility`.
+    pub fn with_ecs_compatibility(mut self, ecs: EcsCompatibility) -> PluginArgs<'a> {
+        self.ecs_compatibility = ecs;
+        self
+    }
+
+    /// The pipeline-wide ECS mode (a plugin's `ecs_compatibility` option overrides it).
+    pub fn ecs_compatibility(&self) -> EcsCompatibility {
+        self.ecs_compatibility
     }
 
     pub fn name(&self) -> &str {
@@ -82,6 +115,7 @@ impl<'a> PluginArgs<'a> {
             plugin: self.plugin,
             attributes: taken,
             env: self.env,
+            ecs_compatibility: self.ecs_compatibility,
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::codecs::Codec;
 use crate::config::ast::{self, SectionKind, Statement};
-use crate::config::options::EnvLookup;
+use crate::config::options::{EcsCompatibility, EnvLookup};
 use crate::config::source::did_you_mean;
 use crate::config::{Diagnostic, Diagnostics, PluginArgs, Span, Spanned};
 use crate::{filters, inputs, registry};
@@ -17,10 +17,27 @@ use super::{
     OutputPlan, Plan,
 };
 
+/// Pipeline-wide settings plugins are built with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildSettings {
+    /// `pipeline.ecs_compatibility`: the default of every plugin's `ecs_compatibility`.
+    pub ecs_compatibility: EcsCompatibility,
+}
+
 /// Builds every plugin and compiles every condition of `config`, or returns every problem.
 pub fn build(config: &ast::Config, env: &EnvLookup) -> Result<Plan, Diagnostics> {
+    build_with(config, env, BuildSettings::default())
+}
+
+/// [`build`] with pipeline-wide settings.
+pub fn build_with(
+    config: &ast::Config,
+    env: &EnvLookup,
+    settings: BuildSettings,
+) -> Result<Plan, Diagnostics> {
     let mut builder = Builder {
         env,
+        settings,
         diagnostics: Diagnostics::default(),
         ids: HashSet::new(),
     };
@@ -52,12 +69,20 @@ pub fn build(config: &ast::Config, env: &EnvLookup) -> Result<Plan, Diagnostics>
 
 struct Builder<'e> {
     env: &'e EnvLookup,
+    settings: BuildSettings,
     diagnostics: Diagnostics,
     /// Plugin ids seen so far; Logstash requires them to be unique within a pipeline.
     ids: HashSet<String>,
 }
 
 impl<'e> Builder<'e> {
+    fn args<'p>(&self, plugin: &'p ast::Plugin) -> PluginArgs<'p>
+    where
+        'e: 'p,
+    {
+        PluginArgs::new(plugin, self.env).with_ecs_compatibility(self.settings.ecs_compatibility)
+    }
+
     /// Keeps a result's value, or records its problems and returns `None`.
     fn keep<T>(&mut self, result: Result<T, Diagnostics>) -> Option<T> {
         result.map_err(|d| self.diagnostics.extend(d)).ok()
@@ -121,7 +146,7 @@ impl<'e> Builder<'e> {
             self.unknown_plugin("input", &plugin.name, &known);
             return None;
         };
-        let mut args = PluginArgs::new(plugin, self.env);
+        let mut args = self.args(plugin);
         let common = args.split_off(inputs::COMMON_NAMES);
         let id = self.plugin_id(&common, spec.name);
         let codec = self.codec(
@@ -167,7 +192,7 @@ impl<'e> Builder<'e> {
             self.unknown_plugin("codec", &plugin.name, &known);
             return None;
         };
-        let args = PluginArgs::new(&plugin, self.env);
+        let args = self.args(&plugin);
         self.keep((spec.build)(&args))
     }
 
@@ -195,7 +220,7 @@ impl<'e> Builder<'e> {
             self.unknown_plugin("filter", &plugin.name, &known);
             return None;
         };
-        let mut args = PluginArgs::new(plugin, self.env);
+        let mut args = self.args(plugin);
         let common_args = args.split_off(filters::common::NAMES);
         let id = self.plugin_id(&common_args, spec.name);
         let common = self.keep(filters::CommonOptions::build(&common_args));
@@ -237,7 +262,7 @@ impl<'e> Builder<'e> {
             self.unknown_plugin("output", &plugin.name, &known);
             return None;
         };
-        let mut args = PluginArgs::new(plugin, self.env);
+        let mut args = self.args(plugin);
         let common = args.split_off(OUTPUT_COMMON_NAMES);
         let id = self.plugin_id(&common, spec.name);
         let codec = self.codec(

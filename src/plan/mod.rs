@@ -13,7 +13,7 @@ pub mod condition;
 pub mod filter_graph;
 pub mod output_graph;
 
-pub use build::build;
+pub use build::{build, build_with, BuildSettings};
 pub use condition::Condition;
 
 use crate::filters::{CommonOptions, Filter};
