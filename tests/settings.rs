@@ -63,6 +63,7 @@ fn known_keys_cover_what_the_file_accepts() {
         "config.string" => "\"x\"",
         "path.config" => "\"x\"",
         "log.level" => "\"info\"",
+        "pipeline.ecs_compatibility" => "\"v1\"",
         "config.test_and_exit" | "config.support_escapes" => "true",
         _ => "1",
     };
