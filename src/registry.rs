@@ -54,12 +54,72 @@ pub const INPUTS: &[InputSpec] = &[
 
 pub const FILTERS: &[FilterSpec] = &[
     FilterSpec {
+        name: "clone",
+        build: filters::clone::build,
+    },
+    FilterSpec {
+        name: "date",
+        build: filters::date::build,
+    },
+    FilterSpec {
+        name: "dissect",
+        build: filters::dissect::build,
+    },
+    FilterSpec {
         name: "drop",
         build: filters::drop::build,
     },
     FilterSpec {
+        name: "fingerprint",
+        build: filters::fingerprint::build,
+    },
+    FilterSpec {
+        name: "geoip",
+        build: filters::geoip::build,
+    },
+    FilterSpec {
+        name: "grok",
+        build: filters::grok::build,
+    },
+    FilterSpec {
+        name: "json",
+        build: filters::json::build,
+    },
+    FilterSpec {
+        name: "kv",
+        build: filters::kv::build,
+    },
+    FilterSpec {
         name: "mutate",
         build: filters::mutate::build,
+    },
+    FilterSpec {
+        name: "prune",
+        build: filters::prune::build,
+    },
+    FilterSpec {
+        name: "split",
+        build: filters::split::build,
+    },
+    FilterSpec {
+        name: "syslog_pri",
+        build: filters::syslog_pri::build,
+    },
+    FilterSpec {
+        name: "translate",
+        build: filters::translate::build,
+    },
+    FilterSpec {
+        name: "truncate",
+        build: filters::truncate::build,
+    },
+    FilterSpec {
+        name: "urldecode",
+        build: filters::urldecode::build,
+    },
+    FilterSpec {
+        name: "useragent",
+        build: filters::useragent::build,
     },
 ];
 

@@ -506,7 +506,10 @@ mod tests {
             EcsCompatibility::V8
         );
         let s = parse("pipeline.ecs_compatibility = \"disabled\"\n");
-        assert_eq!(s.build_settings().ecs_compatibility, EcsCompatibility::Disabled);
+        assert_eq!(
+            s.build_settings().ecs_compatibility,
+            EcsCompatibility::Disabled
+        );
     }
 
     #[test]

@@ -9,9 +9,24 @@
 //! One file per plugin, named after its Logstash name; the registry (`crate::registry`) lists
 //! them all.
 
+pub mod clone;
 pub mod common;
+pub mod date;
+pub mod dissect;
 pub mod drop;
+pub mod fingerprint;
+pub mod geoip;
+pub mod grok;
+pub mod json;
+pub mod kv;
 pub mod mutate;
+pub mod prune;
+pub mod split;
+pub mod syslog_pri;
+pub mod translate;
+pub mod truncate;
+pub mod urldecode;
+pub mod useragent;
 
 use crate::event::Event;
 pub use common::CommonOptions;

@@ -1,0 +1,10 @@
+//! The `useragent` filter.
+
+use crate::config::{Diagnostics, PluginArgs};
+
+use super::Filter;
+
+pub fn build(args: &PluginArgs) -> Result<Box<dyn Filter>, Diagnostics> {
+    let _ = args;
+    todo!("filters/useragent.rs")
+}
