@@ -1,0 +1,2 @@
+//! Grok throughput (placeholder until the grok filter lands).
+fn main() {}
