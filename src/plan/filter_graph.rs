@@ -4,26 +4,127 @@
 //! condition holds, runs each arm's nodes on its part, and merges the parts back in the batch's
 //! original order (events a filter created follow the event they came from). When every event
 //! takes the same arm (the usual case) the batch is run in place without splitting.
+//!
+//! [`FilterGraph::process_counting`] runs a batch the same way and also counts, in a
+//! [`Coverage`] shaped like the graph, how many events reached each filter and each branch arm
+//! (`sluice test --coverage`). The counts are added once per node and batch, never per event, and
+//! plain [`FilterGraph::process`] passes no counts at all, so the pipeline's hot path only pays
+//! for one `Option` check per node and batch.
 
 use crate::event::Event;
 
 use super::{Branch, FilterGraph, FilterNode, FilterStage};
 
-impl FilterGraph {
-    /// Runs every event through the filters and branches in order; cancelled events are removed.
-    pub fn process(&self, events: &mut Vec<Event>) {
-        run_nodes(&self.nodes, events);
+/// How many events reached each filter and each branch arm of a [`FilterGraph`], in the graph's
+/// shape: `nodes[i]` counts `graph.nodes[i]`. Made by [`FilterGraph::coverage`], filled by
+/// [`FilterGraph::process_counting`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub nodes: Vec<NodeCoverage>,
+}
+
+/// The counts of one [`FilterNode`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeCoverage {
+    /// Events the filter was given.
+    Filter(u64),
+    Branch(BranchCoverage),
+}
+
+/// The counts of one [`Branch`]: one per `if` / `else if` arm, then the `else` (taken by events
+/// no condition matched, whether or not the config wrote an `else`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BranchCoverage {
+    pub arms: Vec<ArmCoverage>,
+    pub otherwise: ArmCoverage,
+}
+
+/// Events that took one arm, and the counts of the arm's nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArmCoverage {
+    pub events: u64,
+    pub nodes: Vec<NodeCoverage>,
+}
+
+impl BranchCoverage {
+    /// The arm at `index`, or `otherwise` for `arms.len()` (as [`choose`] numbers them).
+    fn arm_mut(&mut self, index: usize) -> &mut ArmCoverage {
+        if index < self.arms.len() {
+            &mut self.arms[index]
+        } else {
+            &mut self.otherwise
+        }
     }
 }
 
-fn run_nodes(nodes: &[FilterNode], events: &mut Vec<Event>) {
-    for node in nodes {
+/// Counts for one node list, when counting.
+type Counts<'c> = Option<&'c mut [NodeCoverage]>;
+
+impl FilterGraph {
+    /// Runs every event through the filters and branches in order; cancelled events are removed.
+    pub fn process(&self, events: &mut Vec<Event>) {
+        run_nodes(&self.nodes, events, None);
+    }
+
+    /// [`FilterGraph::process`], adding to `coverage` how many events reached each filter and
+    /// arm. `coverage` must come from this graph's [`FilterGraph::coverage`]; counts for nodes
+    /// it does not match are skipped.
+    pub fn process_counting(&self, events: &mut Vec<Event>, coverage: &mut Coverage) {
+        run_nodes(&self.nodes, events, Some(&mut coverage.nodes));
+    }
+
+    /// Zeroed counts shaped like this graph.
+    pub fn coverage(&self) -> Coverage {
+        Coverage {
+            nodes: zeroed(&self.nodes),
+        }
+    }
+}
+
+fn zeroed(nodes: &[FilterNode]) -> Vec<NodeCoverage> {
+    nodes
+        .iter()
+        .map(|node| match node {
+            FilterNode::Filter(_) => NodeCoverage::Filter(0),
+            FilterNode::Branch(branch) => NodeCoverage::Branch(BranchCoverage {
+                arms: branch
+                    .arms
+                    .iter()
+                    .map(|(_, nodes)| zeroed_arm(nodes))
+                    .collect(),
+                otherwise: zeroed_arm(&branch.otherwise),
+            }),
+        })
+        .collect()
+}
+
+fn zeroed_arm(nodes: &[FilterNode]) -> ArmCoverage {
+    ArmCoverage {
+        events: 0,
+        nodes: zeroed(nodes),
+    }
+}
+
+fn run_nodes(nodes: &[FilterNode], events: &mut Vec<Event>, mut counts: Counts<'_>) {
+    for (i, node) in nodes.iter().enumerate() {
         if events.is_empty() {
             return;
         }
+        let count = counts.as_deref_mut().and_then(|c| c.get_mut(i));
         match node {
-            FilterNode::Filter(stage) => run_stage(stage, events),
-            FilterNode::Branch(branch) => run_branch(branch, events),
+            FilterNode::Filter(stage) => {
+                if let Some(NodeCoverage::Filter(n)) = count {
+                    *n += events.len() as u64;
+                }
+                run_stage(stage, events);
+            }
+            FilterNode::Branch(branch) => {
+                let count = match count {
+                    Some(NodeCoverage::Branch(b)) if b.arms.len() == branch.arms.len() => Some(b),
+                    _ => None,
+                };
+                run_branch(branch, events, count);
+            }
         }
     }
 }
@@ -49,11 +150,30 @@ fn arm_nodes(branch: &Branch<FilterNode>, arm: usize) -> &[FilterNode] {
         .map_or(&branch.otherwise[..], |(_, nodes)| &nodes[..])
 }
 
-fn run_branch(branch: &Branch<FilterNode>, events: &mut Vec<Event>) {
+/// Runs one arm's nodes on `events`, first counting them as having taken the arm.
+fn run_arm(
+    branch: &Branch<FilterNode>,
+    arm: usize,
+    events: &mut Vec<Event>,
+    counts: Option<&mut BranchCoverage>,
+) {
+    let counts = counts.map(|c| {
+        let arm = c.arm_mut(arm);
+        arm.events += events.len() as u64;
+        &mut arm.nodes[..]
+    });
+    run_nodes(arm_nodes(branch, arm), events, counts);
+}
+
+fn run_branch(
+    branch: &Branch<FilterNode>,
+    events: &mut Vec<Event>,
+    mut counts: Option<&mut BranchCoverage>,
+) {
     let choices: Vec<usize> = events.iter().map(|e| choose(branch, e)).collect();
     let first = choices[0];
     if choices.iter().all(|&c| c == first) {
-        run_nodes(arm_nodes(branch, first), events);
+        run_arm(branch, first, events, counts);
         return;
     }
     // Number the events (keeping the numbers an enclosing branch gave them) so the parts can be
@@ -67,7 +187,7 @@ fn run_branch(branch: &Branch<FilterNode>, events: &mut Vec<Event>) {
     }
     for (arm, part) in parts.iter_mut().enumerate() {
         if !part.is_empty() {
-            run_nodes(arm_nodes(branch, arm), part);
+            run_arm(branch, arm, part, counts.as_deref_mut());
         }
     }
     for part in parts {
@@ -294,5 +414,82 @@ mod tests {
         let mut batch = Vec::new();
         graph.process(&mut batch);
         assert!(batch.is_empty());
+    }
+
+    fn arm(events: u64, nodes: Vec<NodeCoverage>) -> ArmCoverage {
+        ArmCoverage { events, nodes }
+    }
+
+    #[test]
+    fn counting_records_events_per_filter_and_arm_across_split_and_uniform_batches() {
+        let inner = FilterNode::Branch(Branch {
+            arms: vec![(below(1), vec![stage("i", None)])],
+            otherwise: vec![],
+        });
+        let graph = FilterGraph {
+            nodes: vec![
+                stage("a", Some(5)),
+                FilterNode::Branch(Branch {
+                    arms: vec![
+                        (below(2), vec![inner]),
+                        (below(4), vec![stage("y", Some(3))]),
+                    ],
+                    otherwise: vec![stage("z", None)],
+                }),
+                stage("!", None),
+            ],
+        };
+        let mut coverage = graph.coverage();
+        // Split batch: 5 is dropped by "a"; 3 by "y".
+        let mut batch = events(&[5, 1, 3, 2, 0, 4]);
+        graph.process_counting(&mut batch, &mut coverage);
+        let mut plain = events(&[5, 1, 3, 2, 0, 4]);
+        graph.process(&mut plain);
+        assert_eq!(summary(&batch), summary(&plain));
+        // Uniform batch: both take the first arm, and the inner else.
+        let mut batch = events(&[1, 1]);
+        graph.process_counting(&mut batch, &mut coverage);
+        let expected = Coverage {
+            nodes: vec![
+                NodeCoverage::Filter(8),
+                NodeCoverage::Branch(BranchCoverage {
+                    arms: vec![
+                        arm(
+                            4,
+                            vec![NodeCoverage::Branch(BranchCoverage {
+                                arms: vec![arm(1, vec![NodeCoverage::Filter(1)])],
+                                otherwise: arm(3, vec![]),
+                            })],
+                        ),
+                        arm(2, vec![NodeCoverage::Filter(2)]),
+                    ],
+                    otherwise: arm(1, vec![NodeCoverage::Filter(1)]),
+                }),
+                NodeCoverage::Filter(6),
+            ],
+        };
+        assert_eq!(coverage, expected);
+    }
+
+    #[test]
+    fn counting_stops_where_the_batch_empties_and_ignores_a_mismatched_shape() {
+        let graph = FilterGraph {
+            nodes: vec![stage("a", Some(1)), stage("b", None)],
+        };
+        let mut coverage = graph.coverage();
+        let mut batch = events(&[1]);
+        graph.process_counting(&mut batch, &mut coverage);
+        assert!(batch.is_empty());
+        assert_eq!(
+            coverage.nodes,
+            [NodeCoverage::Filter(1), NodeCoverage::Filter(0)]
+        );
+        let mut short = Coverage {
+            nodes: vec![NodeCoverage::Filter(0)],
+        };
+        let mut batch = events(&[2]);
+        graph.process_counting(&mut batch, &mut short);
+        assert_eq!(short.nodes, [NodeCoverage::Filter(1)]);
+        assert_eq!(summary(&batch), [(2, "ab".into())]);
     }
 }

@@ -5,7 +5,8 @@
 //!   as a spanned diagnostic (unknown plugin or option, wrong type, bad regex, ...);
 //! - `condition`: [`Condition`], a conditional compiled to a tree that evaluates without
 //!   allocating;
-//! - `filter_graph`: running a batch through the filter section's plugins and branches;
+//! - `filter_graph`: running a batch through the filter section's plugins and branches, and
+//!   optionally counting how many events reached each of them ([`Coverage`]);
 //! - `output_graph`: deciding which outputs get which events of a batch.
 
 pub mod build;
@@ -15,6 +16,7 @@ pub mod output_graph;
 
 pub use build::{build, build_with, BuildSettings};
 pub use condition::Condition;
+pub use filter_graph::{ArmCoverage, BranchCoverage, Coverage, NodeCoverage};
 
 use crate::filters::{CommonOptions, Filter};
 use crate::inputs::Input;
