@@ -28,6 +28,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Runs the bundled sample pipeline over bundled sample log lines.
     Demo(DemoArgs),
+    /// Runs test case files (logstash-filter-verifier's format) against a config's filters.
+    Test(TestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +57,39 @@ pub struct CheckArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// How `sluice test` finds the config when neither `-f` nor `-e` is given.
+const TEST_HELP: &str = "\
+Test files are logstash-filter-verifier's JSON or YAML files (fields, codec, ignore,
+export_metadata, testcases: [{input, expected, description}]). Only the config's filter
+sections run; its inputs and outputs are ignored.
+
+Without -f or -e, a test file is run against the *.conf files of the folder that contains
+the test file's folder: filters/apache/tests/access.yml tests filters/apache/*.conf.
+
+@version is never compared, and @timestamp only in expected events that list it.
+Prints a unified diff per failing case, then `N passed, N failed`; exits 1 if any failed.";
+
+/// `sluice test`: test case files and the config they test.
+#[derive(Debug, Args)]
+#[command(after_help = TEST_HELP)]
+pub struct TestArgs {
+    /// Test case files (*.json, *.yaml, *.yml), or folders searched recursively for them.
+    #[arg(value_name = "PATH", required = true)]
+    pub tests: Vec<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// After the run, lists every filter and conditional branch of the config with how many
+    /// test events reached it, marking those never reached.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Field names and grok patterns plugins use unless they set their own: disabled, v1 or v8
+    /// [default: v8].
+    #[arg(long = "pipeline.ecs_compatibility", value_name = "MODE", value_parser = parse_ecs)]
+    pub ecs_compatibility: Option<EcsCompatibility>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -178,6 +213,17 @@ impl DemoArgs {
     }
 }
 
+impl TestArgs {
+    /// The flags as a settings layer: the config source, ECS mode, escapes and log level.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        self.config.apply(&mut s);
+        self.common.apply(&mut s);
+        s.pipeline.ecs_compatibility = self.ecs_compatibility;
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,12 +299,50 @@ mod tests {
     }
 
     #[test]
+    fn test_takes_paths_config_and_coverage() {
+        let Command::Test(test) = parse(&[
+            "sluice",
+            "test",
+            "a.yml",
+            "tests/",
+            "-f",
+            "filters/apache",
+            "--coverage",
+            "--pipeline.ecs_compatibility",
+            "disabled",
+        ]) else {
+            panic!("expected test");
+        };
+        assert_eq!(
+            test.tests,
+            [PathBuf::from("a.yml"), PathBuf::from("tests/")]
+        );
+        assert!(test.coverage);
+        let s = test.settings();
+        assert_eq!(
+            s.path.config,
+            Some(OneOrMany::Many(vec!["filters/apache".into()]))
+        );
+        assert_eq!(
+            s.pipeline.ecs_compatibility,
+            Some(EcsCompatibility::Disabled)
+        );
+        let Command::Test(plain) = parse(&["sluice", "test", "a.yml"]) else {
+            panic!("expected test");
+        };
+        assert!(!plain.coverage);
+        assert_eq!(plain.settings().path.config, None);
+    }
+
+    #[test]
     fn usage_errors_are_rejected() {
         for bad in [
             &["sluice", "run", "-w", "0"][..],
             &["sluice", "run", "-f", "a", "-e", "input {}"],
             &["sluice", "run", "--log.level", "loud"],
             &["sluice", "frobnicate"],
+            &["sluice", "test"],
+            &["sluice", "test", "a.yml", "-f", "x", "-e", "filter {}"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }

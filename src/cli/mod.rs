@@ -1,20 +1,23 @@
-//! The `sluice` command line: `sluice run`, `sluice check`, `sluice demo`, `sluice --version`.
+//! The `sluice` command line: `sluice run`, `sluice check`, `sluice demo`, `sluice test`,
+//! `sluice --version`.
 //!
 //! - `args`: the flags ([`args::Cli`]) and their translation into a [`Settings`] layer;
 //! - `load`: config files or text -> [`crate::plan::Plan`], with Logstash's default input and
 //!   output;
-//! - `demo`: the bundled sample pipeline.
+//! - `demo`: the bundled sample pipeline;
+//! - `test`: logstash-filter-verifier test files run against a config's filters.
 //!
 //! Signals are the runtime's business: [`pipeline::run`] drains and stops on the first SIGINT
 //! or SIGTERM and exits at once on a second.
 //!
 //! This is the program's edge, so errors are `anyhow` here. Exit status: 0 when all went well,
-//! [`EXIT_CONFIG`] when the config, the settings or the run failed, [`EXIT_USAGE`] when the
-//! command line itself is wrong.
+//! [`EXIT_CONFIG`] when the config, the settings or the run failed, [`EXIT_TESTS_FAILED`] when
+//! `sluice test` had a failing case, [`EXIT_USAGE`] when the command line itself is wrong.
 
 pub mod args;
 pub mod demo;
 pub mod load;
+pub mod test;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -31,6 +34,8 @@ use load::ConfigError;
 /// Exit status for a config that does not parse or validate, a bad settings file, or a failed
 /// run.
 pub const EXIT_CONFIG: u8 = 1;
+/// Exit status when a `sluice test` case failed or a test file could not be run.
+pub const EXIT_TESTS_FAILED: u8 = 1;
 /// Exit status for a wrong command line (clap's own status for usage errors).
 pub const EXIT_USAGE: u8 = 2;
 
@@ -62,8 +67,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             init_logging(settings.log_level());
             demo::run(settings.pipeline_settings())
         }
+        Command::Test(args) => match test::run(&args)? {
+            true => Ok(()),
+            false => Err(TestsFailed.into()),
+        },
     }
 }
+
+/// Some `sluice test` case failed; the failures are already on stdout.
+#[derive(Debug, thiserror::Error)]
+#[error("some tests failed")]
+struct TestsFailed;
 
 /// `run` and `check`: load the config, then validate only or run it.
 fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
@@ -113,6 +127,9 @@ fn init_logging(level: LogLevel) {
 /// Prints `error` to stderr and returns its exit status. Rendered diagnostics are printed as
 /// they are, so the first line is `path:line:col: message`.
 fn report(error: &anyhow::Error) -> ExitCode {
+    if error.is::<TestsFailed>() {
+        return ExitCode::from(EXIT_TESTS_FAILED);
+    }
     match rendered_diagnostics(error) {
         Some(text) => eprint!("{text}"),
         None => eprintln!("sluice: error: {error:#}"),
