@@ -403,8 +403,8 @@ mod tests {
 
     #[test]
     fn union_prefers_the_earlier_key_at_the_same_position() {
-        let d = dict(&[("ab", "1"), ("abc", "2"), ("c", "3")], MatchMode::Union);
-        assert_eq!(d.lookup("abc"), Some(Value::from("1c")));
+        let d = dict(&[("ab", "1"), ("abc", "2"), ("d", "3")], MatchMode::Union);
+        assert_eq!(d.lookup("abcd"), Some(Value::from("1c3")));
         assert_eq!(d.lookup("xyz"), None);
         // A replacement equal to the original counts as no match, as in Logstash.
         let d = dict(&[("a", "a")], MatchMode::Union);
