@@ -57,4 +57,13 @@ need_component clippy clippy
 # (none yet)
 
 # --- Python / npm tools ---------------------------------------------------------------------
-# (none yet)
+# python3 with mmdb-writer: tests/support/make_mmdb.py writes the MaxMind databases that
+# tests/geoip.rs reads.
+need_cmd python3 || need_apt python3 python3-pip
+if ! python3 -c "import mmdb_writer" >/dev/null 2>&1; then
+    python3 -m pip --version >/dev/null 2>&1 || need_apt python3-pip
+    # A Debian-managed python3 refuses plain pip installs (PEP 668); a venv-less CI box is the
+    # intended use, so fall back to --break-system-packages there.
+    python3 -m pip install --quiet mmdb-writer \
+        || python3 -m pip install --quiet --break-system-packages mmdb-writer
+fi
