@@ -67,8 +67,9 @@ Test files are logstash-filter-verifier's JSON or YAML files (fields, codec, ign
 export_metadata, testcases: [{input, expected, description}]). Only the config's filter
 sections run; its inputs and outputs are ignored.
 
-Without -f or -e, a test file is run against the *.conf files of the folder that contains
-the test file's folder: filters/apache/tests/access.yml tests filters/apache/*.conf.
+Without -f or -e, a test file is run against the *.conf files of the nearest folder that has
+some, from the test file's own folder upwards: filters/apache/tests/access.yml tests
+filters/apache/*.conf.
 
 @version is never compared, and @timestamp only in expected events that list it.
 Prints a unified diff per failing case, then `N passed, N failed`; exits 1 if any failed.";

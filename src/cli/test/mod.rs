@@ -11,8 +11,9 @@
 //! [`FilterGraph::process_counting`] as one batch, so a test file takes milliseconds.
 //!
 //! Which config a test file tests: `-f` / `-e` (or `path.config` / `config.string` in
-//! `--settings`) for all of them; otherwise, per file, the `*.conf` files of the folder above
-//! the test file's folder (`filters/apache/tests/access.yml` tests `filters/apache/`).
+//! `--settings`) for all of them; otherwise, per file, the `*.conf` files of the nearest folder
+//! that has some, from the test file's own folder upwards (`filters/apache/tests/access.yml`
+//! tests `filters/apache/`).
 
 mod case_file;
 mod compare;
@@ -156,7 +157,8 @@ fn group_by_config(
             None => match default_config(&file) {
                 Some(folder) => ConfigSource::Paths(vec![folder]),
                 None => {
-                    tally.fail(options, &file, "no config to test: use -f CONFIG");
+                    let message = "no *.conf files in its folder or above: use -f CONFIG";
+                    tally.fail(options, &file, message);
                     continue;
                 }
             },
@@ -169,13 +171,31 @@ fn group_by_config(
     groups
 }
 
-/// The folder above the test file's folder: `filters/apache/tests/x.yml` -> `filters/apache`.
+/// The nearest folder holding `*.conf` files, from the test file's own folder upwards:
+/// `filters/apache/tests/access.yml` tests `filters/apache/` when `tests/` holds no config.
 fn default_config(file: &Path) -> Option<PathBuf> {
-    let folder = file.parent()?.parent()?;
-    Some(if folder.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        folder.to_path_buf()
+    let mut folder = file.parent();
+    while let Some(dir) = folder {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if has_conf_files(dir) {
+            return Some(dir.to_path_buf());
+        }
+        folder = dir.parent();
+    }
+    None
+}
+
+fn has_conf_files(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let path = entry.path();
+        path.extension().is_some_and(|e| e == "conf") && path.is_file()
     })
 }
 
@@ -495,16 +515,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_config_is_the_folder_above_the_test_folder() {
+    fn the_default_config_is_the_nearest_folder_with_conf_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("set/tests/deeper")).unwrap();
+        std::fs::create_dir_all(root.join("bare/tests")).unwrap();
+        std::fs::write(root.join("set/10.conf"), "filter {}").unwrap();
+        std::fs::write(root.join("set/tests/notes.conf.txt"), "").unwrap();
         assert_eq!(
-            default_config(Path::new("filters/apache/tests/access.yml")),
-            Some(PathBuf::from("filters/apache"))
+            default_config(&root.join("set/tests/x.yml")),
+            Some(root.join("set"))
         );
         assert_eq!(
-            default_config(Path::new("tests/x.json")),
-            Some(PathBuf::from("."))
+            default_config(&root.join("set/tests/deeper/x.yml")),
+            Some(root.join("set"))
         );
-        assert_eq!(default_config(Path::new("x.json")), None);
+        assert_eq!(
+            default_config(&root.join("set/x.yml")),
+            Some(root.join("set"))
+        );
+        let bare = default_config(&root.join("bare/tests/x.yml"));
+        assert!(
+            bare.as_ref().is_none_or(|found| !found.starts_with(root)),
+            "{bare:?}"
+        );
     }
 
     #[test]
