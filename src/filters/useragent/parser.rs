@@ -154,12 +154,12 @@ impl UaParser {
                 .agents
                 .iter()
                 .find_map(|p| p.parse(ua))
-                .unwrap_or_else(|| other()),
+                .unwrap_or_else(other),
             os: self
                 .oses
                 .iter()
                 .find_map(|p| p.parse(ua))
-                .unwrap_or_else(|| other()),
+                .unwrap_or_else(other),
             device: self
                 .devices
                 .iter()
