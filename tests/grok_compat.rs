@@ -1,0 +1,199 @@
+//! logstash-patterns-core's own spec suite, run through sluice's `grok` filter.
+//!
+//! `../shared/compat/grok_cases.jsonl` holds the suite's cases as data (format in
+//! `../shared/compat/README.md`). Each case's pattern is built into a real pipeline filter from
+//! config text, the case's input is the `message` of an event, and every expectation of the
+//! case is checked on the event that comes out.
+//!
+//! Left out: the 185 cases whose `ecs` is `v1`. They need logstash-patterns-core's ecs-v1
+//! pattern set, which sluice does not bundle yet (grok falls back to the legacy set with a
+//! warning); they can run once that set is bundled. Every case for the legacy set (`ecs` is
+//! `disabled`) or for either set (`ecs` is `null`) must pass.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value as Json;
+use sluice::event::json::parse_value;
+use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
+use sluice::plan::FilterGraph;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+const CASES: &str = "../shared/compat/grok_cases.jsonl";
+
+/// How many `v1` cases the file holds (checked, so the comment above stays true).
+const ECS_V1_CASES: usize = 185;
+
+#[test]
+fn logstash_patterns_core_spec_cases_pass_for_the_legacy_set() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CASES);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let cases: Vec<Json> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let (v1, legacy): (Vec<&Json>, Vec<&Json>) =
+        cases.iter().partition(|c| c["ecs"].as_str() == Some("v1"));
+    assert_eq!(
+        v1.len(),
+        ECS_V1_CASES,
+        "update the count of left-out v1 cases"
+    );
+    assert!(!legacy.is_empty());
+
+    let mut graphs: BTreeMap<String, Result<FilterGraph, String>> = BTreeMap::new();
+    let mut per_file: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for case in legacy {
+        let config = config_of(case);
+        let graph = graphs
+            .entry(config.clone())
+            .or_insert_with(|| common::build_plan(&config, &no_env).map(|p| p.filters));
+        let source = case["source"].as_str().unwrap_or("?");
+        let file = source.split(':').next().unwrap_or(source);
+        let counts = per_file.entry(file).or_default();
+        counts.1 += 1;
+        let result = match graph {
+            Ok(graph) => check_case(graph, case),
+            Err(e) => Err(format!("did not build:\n{e}")),
+        };
+        match result {
+            Ok(()) => counts.0 += 1,
+            Err(why) => failures.push(format!(
+                "{source} {} on {:?}: {why}",
+                case["pattern"], case["input"]
+            )),
+        }
+    }
+    for (file, (passed, total)) in &per_file {
+        println!("{file}: {passed}/{total}");
+    }
+    let total: usize = per_file.values().map(|c| c.1).sum();
+    println!("all legacy cases: {}/{total}", total - failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The pipeline config for a case: the spec helper's `match => ["message", pattern]`, the
+/// legacy set when the case asks for it, and the case's extra options.
+fn config_of(case: &Json) -> String {
+    let mut options = format!(
+        "match => {{ \"message\" => {} }}",
+        quote(str_of(&case["pattern"]))
+    );
+    if case["ecs"].as_str() == Some("disabled") {
+        options.push_str("\n ecs_compatibility => disabled");
+    }
+    if let Some(extra) = case["grok_options"].as_object() {
+        for (name, value) in extra {
+            let value = match value {
+                Json::String(s) => quote(s),
+                other => other.to_string(),
+            };
+            options.push_str(&format!("\n {name} => {value}"));
+        }
+    }
+    format!("filter {{\n grok {{\n {options}\n }}\n}}")
+}
+
+/// A config string literal holding `s` (a backslash escapes only the quote in LSCL, and in a
+/// regex `\"` still means `"`).
+fn quote(s: &str) -> String {
+    if !s.contains('\'') && !s.ends_with('\\') {
+        format!("'{s}'")
+    } else {
+        format!("\"{}\"", s.replace('"', "\\\""))
+    }
+}
+
+fn str_of(v: &Json) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// Runs the case's input through `graph` and checks every expectation.
+fn check_case(graph: &FilterGraph, case: &Json) -> Result<(), String> {
+    let mut fields = Map::new();
+    fields.insert(
+        Text::from("message"),
+        Value::Str(Text::from(str_of(&case["input"]))),
+    );
+    let mut batch = vec![Event::from_fields(fields, Timestamp::from_secs(0))];
+    graph.process(&mut batch);
+    let event = batch.pop().ok_or("the event was dropped")?;
+    let mut problems = Vec::new();
+    let tags = event.get_field("tags");
+    match case["match"].as_bool() {
+        Some(true) if tags.is_some() => problems.push(format!("expected a match, tags {tags:?}")),
+        Some(false) if !event.has_tag("_grokparsefailure") => {
+            problems.push(format!("expected no match, tags {tags:?}"))
+        }
+        _ => {}
+    }
+    for (field, expected) in case["expect"].as_object().into_iter().flatten() {
+        let want = json_value(expected);
+        let got = get(&event, field);
+        if got != Some(&want) {
+            problems.push(format!("{field}: expected {want:?}, got {got:?}"));
+        }
+    }
+    for field in list(&case["absent"]) {
+        if let Some(got) = get(&event, field) {
+            problems.push(format!("{field}: expected absent, got {got:?}"));
+        }
+    }
+    for field in list(&case["present"]) {
+        if get(&event, field).is_none() {
+            problems.push(format!("{field}: expected present"));
+        }
+    }
+    for (field, wanted) in case["contains"].as_object().into_iter().flatten() {
+        for item in wanted.as_array().into_iter().flatten() {
+            if !contains(get(&event, field), &json_value(item)) {
+                problems.push(format!("{field}: expected to contain {item}"));
+            }
+        }
+    }
+    for (field, unwanted) in case["not_expect"].as_object().into_iter().flatten() {
+        let got = get(&event, field);
+        if got == Some(&json_value(unwanted)) {
+            problems.push(format!("{field}: expected anything but {unwanted}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn list(v: &Json) -> impl Iterator<Item = &str> {
+    v.as_array().into_iter().flatten().filter_map(Json::as_str)
+}
+
+fn json_value(v: &Json) -> Value {
+    parse_value(v.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}: {v}"))
+}
+
+fn get<'e>(event: &'e Event, field: &str) -> Option<&'e Value> {
+    event.get(&FieldPath::parse(field).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// An array holding `item`, or a string holding it as a substring.
+fn contains(value: Option<&Value>, item: &Value) -> bool {
+    match (value, item) {
+        (Some(Value::Array(items)), _) => items.contains(item),
+        (Some(Value::Str(s)), Value::Str(part)) => s.contains(part.as_str()),
+        _ => false,
+    }
+}
