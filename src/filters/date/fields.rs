@@ -101,7 +101,7 @@ impl Parsed {
         if !has_year && self.has_any(&[Month, Week, DayOfYear, DayOfMonth, DayOfWeek]) {
             date.set_year(i64::from(default_year))?;
         }
-        let steps: [(Field, fn(&mut Date, i64) -> Option<()>); 10] = [
+        let steps: [(Field, Setter); 10] = [
             (Era, Date::set_era),
             (Year, Date::set_year),
             (Weekyear, Date::set_weekyear),
@@ -160,6 +160,9 @@ impl Parsed {
 fn in_range(value: i64, min: i64, max: i64) -> Option<i64> {
     (min..=max).contains(&value).then_some(value)
 }
+
+/// One of [`Date`]'s field setters; `None` when the value is out of range.
+type Setter = fn(&mut Date, i64) -> Option<()>;
 
 /// A proleptic Gregorian date being built field by field, with Joda's setters.
 #[derive(Clone, Copy, Debug)]

@@ -154,11 +154,13 @@ fn optional_offset(t: &[u8], pos: usize, parsed: &mut Parsed) -> usize {
     }
 }
 
+/// Reads one form of date into the fields; returns the position after it.
+type DateReader = fn(&[u8], &mut Parsed) -> Option<usize>;
+
 /// The longest of the calendar date (`yyyy[-MM[-dd]]`), the week date (`xxxx-Www[-e]`) and
 /// the ordinal date (`yyyy-DDD`), as Joda's matching parser picks.
 fn date_element(t: &[u8], parsed: &mut Parsed) -> Option<usize> {
-    let candidates: [fn(&[u8], &mut Parsed) -> Option<usize>; 3] =
-        [calendar_date, week_date, ordinal_date];
+    let candidates: [DateReader; 3] = [calendar_date, week_date, ordinal_date];
     let mut best: Option<(usize, Parsed)> = None;
     for read in candidates {
         let mut attempt = *parsed;
