@@ -161,7 +161,10 @@ fn regex(args: &PluginArgs, option: &str, source: &str, errors: &mut Diagnostics
 
 /// Ruby regexes: `^` and `$` match at line boundaries.
 fn compile(source: &str) -> Result<Regex, fancy_regex::Error> {
-    RegexBuilder::new(source).multi_line(true).build()
+    RegexBuilder::new(source)
+        .multi_line(true)
+        .oniguruma_mode(true)
+        .build()
 }
 
 impl Filter for Prune {
