@@ -461,8 +461,12 @@ fn has_unicode_items(class: &Class) -> bool {
     })
 }
 
+/// The `regex` crate's meta characters, in and out of classes. Other punctuation stays bare:
+/// `\<` and `\>` are word-boundary assertions there.
+const RELAXED_META: &str = "\\.+*?()|[]{}^$#&-~";
+
 fn push_relaxed_char(out: &mut String, c: char) {
-    if c.is_ascii_punctuation() {
+    if RELAXED_META.contains(c) {
         out.push('\\');
         out.push(c);
     } else if c.is_control() || c.is_whitespace() {

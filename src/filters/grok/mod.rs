@@ -668,13 +668,13 @@ fn digit_run(s: &str) -> usize {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i].is_ascii_digit() {
-            i += 1;
-        } else if b[i] == b'_' && i > 0 && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        } else {
+        let digit = b[i].is_ascii_digit();
+        let joining_underscore =
+            b[i] == b'_' && i > 0 && b.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if !(digit || joining_underscore) {
             break;
         }
+        i += 1;
     }
     i
 }

@@ -151,12 +151,13 @@ impl Class {
     }
 }
 
-/// Why a regex could not be parsed. Positions are character offsets into the regex text.
+/// Why a regex could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} at position {position} of the expanded regex")]
+#[error("{message}{near}")]
 pub struct SyntaxError {
     pub message: String,
-    pub position: usize,
+    /// `` near `...` ``: the expanded regex up to where the problem was found; may be empty.
+    pub near: String,
 }
 
 /// Parses `text` with Ruby's rules, as grok compiles it (`Regexp::MULTILINE`: `.` matches `\n`).
@@ -200,9 +201,12 @@ struct Parser {
 
 impl Parser {
     fn error(&self, message: impl Into<String>) -> SyntaxError {
+        let end = (self.pos + 1).min(self.chars.len());
+        let start = end.saturating_sub(24);
+        let context: String = self.chars[start..end].iter().collect();
         SyntaxError {
             message: message.into(),
-            position: self.pos,
+            near: format!(" near `{context}`"),
         }
     }
 
@@ -486,6 +490,9 @@ impl Parser {
                 Some('+') => (1, None, true),
                 Some('?') => (0, Some(1), true),
                 Some('{') => match self.interval() {
+                    Some((min, Some(max), _)) if max < min => {
+                        return Err(self.error("upper bound must be greater than lower bound"))
+                    }
                     Some((min, max, len)) => {
                         self.pos += len - 1;
                         (min, max, false)
@@ -814,7 +821,8 @@ impl Parser {
     }
 }
 
-/// `{n}`, `{n,}`, `{n,m}` or `{,m}` at `at`: (min, max, length in characters).
+/// `{n}`, `{n,}`, `{n,m}` or `{,m}` at `at`: (min, max, length in characters). An inverted
+/// range is returned as it is, for the caller to refuse.
 fn interval_at(chars: &[char], at: usize) -> Option<(u32, Option<u32>, usize)> {
     if chars.get(at) != Some(&'{') {
         return None;
@@ -845,9 +853,6 @@ fn interval_at(chars: &[char], at: usize) -> Option<(u32, Option<u32>, usize)> {
     if chars.get(i) != Some(&'}') {
         return None;
     }
-    if max.is_some_and(|m| m < min) {
-        return None;
-    }
     Some((min, max, i + 1 - at))
 }
 
@@ -863,8 +868,8 @@ fn scope_flags(outer: Flags, inner: Flags, node: Node) -> Node {
 /// Resolves `\k<name>` and `\g<name>` to group indices, and checks numbered references.
 fn resolve_references(node: &mut Node, groups: &[Group]) -> Result<(), SyntaxError> {
     let error = |message: String| SyntaxError {
+        near: String::new(),
         message,
-        position: 0,
     };
     match node {
         Node::NamedReference { name, backref } => {
