@@ -20,6 +20,7 @@ mod compare;
 mod coverage;
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,17 +75,28 @@ pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
         }
     }
     for report in reports {
-        print!("\n{report}");
+        options.print(&format!("\n{report}"));
     }
-    println!("{} passed, {} failed", tally.passed, tally.failed);
+    options.print(&format!(
+        "{} passed, {} failed\n",
+        tally.passed, tally.failed
+    ));
     Ok(tally.failed == 0)
 }
 
-/// What every suite runs with.
+/// What every suite runs with, and where its results go.
 struct Options {
     parse: ParseOptions,
     build: BuildSettings,
     style: Style,
+}
+
+impl Options {
+    /// Writes to stdout. Write errors are ignored, so a reader that stops early (`| head`)
+    /// neither panics sluice nor changes its exit status.
+    fn print(&self, text: &str) {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
 }
 
 /// Cases passed and failed so far; a test file that cannot be run counts as one failure.
@@ -98,7 +110,7 @@ impl Tally {
     fn fail(&mut self, options: &Options, file: &Path, message: &str) {
         self.failed += 1;
         let tag = options.style.bold_red("FAIL");
-        println!("{tag} {}: {message}", file.display());
+        options.print(&format!("{tag} {}: {message}\n", file.display()));
     }
 }
 
@@ -216,14 +228,14 @@ impl Suite {
         match catch_unwind(AssertUnwindSafe(|| Self::build(source, options, &name))) {
             Ok(Ok(suite)) => Some(suite),
             Ok(Err(message)) => {
-                println!("error: config {name} does not load:\n{message}");
+                options.print(&format!("error: config {name} does not load:\n{message}\n"));
                 None
             }
             Err(panic) => {
-                println!(
-                    "error: config {name} does not load: a plugin panicked while building: {}",
+                options.print(&format!(
+                    "error: config {name} does not load: a plugin panicked while building: {}\n",
                     panic_message(&*panic)
-                );
+                ));
                 None
             }
         }
@@ -283,7 +295,7 @@ impl Suite {
             let n = file.cases.len();
             let cases = if n == 1 { "case" } else { "cases" };
             let tag = options.style.green("PASS");
-            println!("{tag} {} ({n} {cases})", path.display());
+            options.print(&format!("{tag} {} ({n} {cases})\n", path.display()));
         }
     }
 
@@ -375,8 +387,10 @@ impl Suite {
 /// Prints one failing case's problem: a `FAIL` line, then the diff.
 fn print_failure(options: &Options, path: &Path, label: &str, reason: &str, diff: &str) {
     let tag = options.style.bold_red("FAIL");
-    println!("{tag} {}: {label}: {reason}", path.display());
-    print!("{diff}");
+    options.print(&format!(
+        "{tag} {}: {label}: {reason}\n{diff}",
+        path.display()
+    ));
 }
 
 /// `case 2` or `case 2 (its description)`.
