@@ -173,9 +173,18 @@ pub struct Style {
 impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
     pub fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style::choose(
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::io::stdout().is_terminal(),
+        )
+    }
+
+    /// The rule [`Style::detect`] applies, given `NO_COLOR`'s value and whether stdout is a
+    /// terminal.
+    pub fn choose(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> Style {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
         Style {
-            color: !no_color && std::io::stdout().is_terminal(),
+            color: terminal && !no_color,
         }
     }
 
@@ -354,6 +363,16 @@ mod tests {
         let coloured = render_diff(expected, actual, Style { color: true });
         assert!(coloured.contains("\x1b[31m-  \"b\": 2\x1b[0m"));
         assert!(coloured.contains("\x1b[32m+  \"b\": 3\x1b[0m"));
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(Style::choose(None, true).color);
+        assert!(Style::choose(Some(OsStr::new("")), true).color);
+        assert!(!Style::choose(Some(OsStr::new("1")), true).color);
+        assert!(!Style::choose(None, false).color);
+        assert_eq!(Style { color: false }.red("x"), "x");
     }
 
     #[test]
