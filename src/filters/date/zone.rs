@@ -128,7 +128,7 @@ fn convert(tz: Tz, local: i64) -> Option<i64> {
 /// Joda's lenient offset parser (`Z`, `ZZ` and ISO8601 offsets): a sign, two-digit hours
 /// (at most 23), then optionally minutes, seconds and milliseconds, either all with colons
 /// (`+01:30:15.250`) or none (`+013015`). Returns the offset in milliseconds and the bytes
-/// read; a trailing partial field is left unread, as Joda leaves it.
+/// read. A field Joda leaves unread ends the offset; a field cut short fails it.
 pub fn parse_offset(text: &[u8]) -> Option<(i64, usize)> {
     let negative = match text.first()? {
         b'+' => false,
@@ -139,38 +139,45 @@ pub fn parse_offset(text: &[u8]) -> Option<(i64, usize)> {
     if hours > 23 {
         return None;
     }
+    let separated = text.get(3) == Some(&b':');
     let mut offset = i64::from(hours) * 3_600_000;
     let mut pos = 3;
-    let separated = text.get(pos) == Some(&b':');
-    let mut limits = [(60, 60_000), (60, 1000)].into_iter();
-    while let Some((limit, unit)) = limits.next() {
-        let start = if separated {
-            if text.get(pos) != Some(&b':') {
+    let mut complete = true;
+    for unit in [60_000, 1000] {
+        match offset_field(text, pos, separated)? {
+            Some((value, end)) => {
+                offset += value * unit;
+                pos = end;
+            }
+            None => {
+                complete = false;
                 break;
             }
-            pos + 1
-        } else {
-            pos
-        };
-        let Some(value) = two_digits(text, start) else {
-            // Joda: with colons, a field must follow its colon; without, the offset just ends.
-            if separated || text.get(start).is_some_and(u8::is_ascii_digit) {
-                return None;
-            }
-            break;
-        };
-        if value >= limit {
-            return None;
-        }
-        offset += i64::from(value) * unit;
-        pos = start + 2;
-        if limits.len() == 0 {
-            let (millis, len) = offset_millis(&text[pos..], separated)?;
-            offset += millis;
-            pos += len;
         }
     }
+    if complete {
+        let (millis, len) = offset_millis(&text[pos..], separated)?;
+        offset += millis;
+        pos += len;
+    }
     Some((if negative { -offset } else { offset }, pos))
+}
+
+/// The minutes or seconds of an offset at `pos`: `Some(None)` when the offset ends before
+/// them, `None` when they are malformed (a colon or one digit without a second one, 60+).
+fn offset_field(text: &[u8], pos: usize, separated: bool) -> Option<Option<(i64, usize)>> {
+    let start = match (separated, text.get(pos)) {
+        (true, Some(b':')) => pos + 1,
+        (true, _) => return Some(None),
+        (false, _) => pos,
+    };
+    match two_digits(text, start) {
+        Some(value) if value < 60 => Some(Some((i64::from(value), start + 2))),
+        Some(_) => None,
+        // With colons a field must follow its colon; without, one lone digit is an error.
+        None if separated || text.get(start).is_some_and(u8::is_ascii_digit) => None,
+        None => Some(None),
+    }
 }
 
 /// The `.SSS` after an offset's seconds (`.` or `,` with colons, nothing without).
