@@ -27,6 +27,8 @@ pub enum PatternError {
     IllegalComponent(String),
     #[error("time zone names (`{0}`) cannot be parsed; use Z (offset), ZZ or ZZZ (zone id)")]
     LongZoneName(String),
+    #[error("the pattern is empty")]
+    Empty,
 }
 
 /// One compiled piece of a pattern.
@@ -87,6 +89,9 @@ impl Pattern {
     /// Compiles `pattern` for `locale`. `now_year` sets the window two-digit years fall in
     /// (Joda: from 80 years before to 20 years after the year the pattern was made).
     pub fn compile(pattern: &str, locale: Locale, now_year: i32) -> Result<Pattern, PatternError> {
+        if pattern.is_empty() {
+            return Err(PatternError::Empty);
+        }
         let pieces = split(pattern);
         let mut tokens = Vec::with_capacity(pieces.len());
         for (i, piece) in pieces.iter().enumerate() {
@@ -639,6 +644,10 @@ mod tests {
         assert_eq!(err, PatternError::IllegalComponent("T".into()));
         assert!(Pattern::compile("HH:mm zzzz", Locale::English, 2026).is_err());
         assert!(Pattern::compile("HH:mm zzz", Locale::English, 2026).is_ok());
+        assert_eq!(
+            Pattern::compile("", Locale::English, 2026).unwrap_err(),
+            PatternError::Empty
+        );
     }
 
     #[test]
