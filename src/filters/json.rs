@@ -283,6 +283,7 @@ impl Builder<'_> {
             }
             Node::Object { len, .. } => {
                 let mut map = Map::with_capacity(len);
+                let mut seen = KeyHashes::new(len);
                 for _ in 0..len {
                     let key = match nodes[*at] {
                         Node::String(k) => self.text(k),
@@ -291,8 +292,12 @@ impl Builder<'_> {
                     };
                     *at += 1;
                     let value = self.value(nodes, at);
-                    // A repeated key keeps its first place and its last value.
-                    map.insert(key, value);
+                    if seen.is_new(&key) {
+                        map.push_new(key, value);
+                    } else {
+                        // A repeated key keeps its first place and its last value.
+                        map.insert(key, value);
+                    }
                 }
                 Value::Map(map)
             }
@@ -311,6 +316,52 @@ impl Builder<'_> {
         }
         Text::new(s)
     }
+}
+
+/// Hashes of the keys of one object so far, so that building a map need not compare every new
+/// key with every earlier one: only a key whose hash was seen is looked up.
+struct KeyHashes {
+    inline: [u64; 32],
+    len: usize,
+    spill: Vec<u64>,
+}
+
+impl KeyHashes {
+    fn new(keys: usize) -> KeyHashes {
+        KeyHashes {
+            inline: [0; 32],
+            len: 0,
+            spill: Vec::with_capacity(keys.saturating_sub(32)),
+        }
+    }
+
+    /// Records `key`; false when a key with the same hash came before (maybe the same key).
+    fn is_new(&mut self, key: &str) -> bool {
+        let h = key_hash(key);
+        let seen = &self.inline[..self.len.min(32)];
+        if seen.contains(&h) || self.spill.contains(&h) {
+            return false;
+        }
+        if self.len < 32 {
+            self.inline[self.len] = h;
+        } else {
+            self.spill.push(h);
+        }
+        self.len += 1;
+        true
+    }
+}
+
+/// A fast non-cryptographic hash (FxHash's step, eight bytes at a time).
+fn key_hash(s: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = s.len() as u64;
+    for chunk in s.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    h
 }
 
 fn scalar(node: StaticNode) -> Value {
@@ -359,6 +410,29 @@ mod tests {
             );
             assert!(parse(&Text::new(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn repeated_keys_in_small_and_large_objects() {
+        let keys: Vec<String> = (0..40).map(|i| format!("\"key{i}\":{i}")).collect();
+        let dups: Vec<String> = (0..40)
+            .step_by(7)
+            .map(|i| format!("\"key{i}\":-{}", i + 1))
+            .collect();
+        let all = format!("{{{},{}}}", keys.join(","), dups.join(","));
+        let value = both(&all);
+        let map = value.as_map().unwrap();
+        assert_eq!(map.len(), 40);
+        assert_eq!(map.get("key0"), Some(&Value::Int(-1)));
+        assert_eq!(map.get("key1"), Some(&Value::Int(1)));
+        assert_eq!(map.get("key35"), Some(&Value::Int(-36)));
+        assert_eq!(map.keys().nth(35).map(|k| k.as_str()), Some("key35"));
+        both(r#"{"a":1,"b":2,"a":3,"b":4,"c":5}"#);
+        // Jackson (Logstash) reads -0 as the integer 0, as simd-json does; serde_json as -0.0.
+        assert_eq!(
+            parse(&Text::new("[-0]")).unwrap(),
+            Value::Array(vec![Value::Int(0)])
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub enum Scanner {
     Classes {
         regex: regex::Regex,
         value_split: regex::Regex,
-        fast: Option<ByteScanner>,
+        fast: Option<Box<ByteScanner>>,
     },
     /// A `field_split_pattern` or `value_split_pattern`.
     Patterns {
@@ -74,7 +74,7 @@ impl Scanner {
             );
             let regex = regex::Regex::new(&source).map_err(|e| e.to_string())?;
             let value_split = regex::Regex::new(&split).map_err(|e| e.to_string())?;
-            let fast = ByteScanner::new(o);
+            let fast = ByteScanner::new(o).map(Box::new);
             return Ok(Scanner::Classes {
                 regex,
                 value_split,
