@@ -67,6 +67,7 @@ pub struct TranslateOptions {
 #[derive(Deserialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum DictValue {
+    Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
@@ -287,18 +288,17 @@ fn load(
     })?;
     let current = Arc::new(Mutex::new(Arc::new(first)));
     let interval = options.refresh_interval.unwrap_or(DEFAULT_REFRESH_SECS);
-    let refresher = (interval > 0.0 && interval.is_finite()).then(|| {
-        spawn_refresher(
-            file,
-            Duration::from_secs_f64(interval),
-            Arc::clone(&current),
-        )
+    // An interval too long for a Duration is as good as never.
+    let refresher = (interval > 0.0).then(|| {
+        let interval = Duration::try_from_secs_f64(interval).unwrap_or(Duration::MAX);
+        spawn_refresher(file, interval, Arc::clone(&current))
     });
     Ok((current, refresher))
 }
 
 fn inline_value(value: &DictValue) -> Value {
     match value {
+        DictValue::Bool(b) => Value::Bool(*b),
         DictValue::Int(n) => Value::Int(*n),
         DictValue::Float(f) => Value::Float(*f),
         DictValue::Str(s) => Value::Str(Text::new(s)),
