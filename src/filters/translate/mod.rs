@@ -67,7 +67,6 @@ pub struct TranslateOptions {
 #[derive(Deserialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum DictValue {
-    Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
@@ -298,7 +297,6 @@ fn load(
 
 fn inline_value(value: &DictValue) -> Value {
     match value {
-        DictValue::Bool(b) => Value::Bool(*b),
         DictValue::Int(n) => Value::Int(*n),
         DictValue::Float(f) => Value::Float(*f),
         DictValue::Str(s) => Value::Str(Text::new(s)),
