@@ -22,10 +22,21 @@ fn main() {
     println!("cargo:rustc-env=SLUICE_UAP_REGEXES={}", regexes.display());
 }
 
-/// The folder of the `uaparser` package Cargo resolved for this build.
+/// The folder of the `uaparser` package Cargo resolved for this build: from `cargo metadata`
+/// (offline: the build has downloaded it), or, when that fails (say, dev-dependencies not yet
+/// downloaded), from the registry sources under `CARGO_HOME` for the version in Cargo.lock.
 fn uaparser_dir() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo");
+    match from_metadata(&manifest_dir) {
+        Ok(dir) => dir,
+        Err(metadata_error) => from_registry(&manifest_dir).unwrap_or_else(|| {
+            panic!("build.rs: cannot find the uaparser package: {metadata_error}")
+        }),
+    }
+}
+
+fn from_metadata(manifest_dir: &str) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command.args(["metadata", "--format-version", "1", "--offline", "--locked"]);
     // Only this platform's packages: others may not have been downloaded.
@@ -33,22 +44,41 @@ fn uaparser_dir() -> PathBuf {
         command.args(["--filter-platform", &target]);
     }
     let output = command
-        .current_dir(&manifest_dir)
+        .current_dir(manifest_dir)
         .output()
-        .expect("build.rs: cannot run `cargo metadata`");
+        .map_err(|e| format!("cannot run `cargo metadata`: {e}"))?;
     if !output.status.success() {
-        panic!(
-            "build.rs: `cargo metadata` failed:\n{}",
+        return Err(format!(
+            "`cargo metadata` failed: {}",
             String::from_utf8_lossy(&output.stderr)
-        );
+        ));
     }
-    let json = String::from_utf8(output.stdout).expect("cargo metadata prints UTF-8");
+    let json = String::from_utf8_lossy(&output.stdout);
     let manifest = manifest_path_of(&json, "uaparser")
-        .expect("build.rs: the uaparser package is not in `cargo metadata`'s output");
+        .ok_or("the uaparser package is not in `cargo metadata`'s output")?;
     PathBuf::from(manifest)
         .parent()
-        .expect("a manifest path has a folder")
-        .to_path_buf()
+        .map(PathBuf::from)
+        .ok_or_else(|| "a manifest path without a folder".to_string())
+}
+
+/// `$CARGO_HOME/registry/src/*/uaparser-VERSION`, VERSION from Cargo.lock.
+fn from_registry(manifest_dir: &str) -> Option<PathBuf> {
+    let lock = std::fs::read_to_string(PathBuf::from(manifest_dir).join("Cargo.lock")).ok()?;
+    let entry = &lock[lock.find("name = \"uaparser\"\n")?..];
+    let version = entry
+        .lines()
+        .nth(1)?
+        .strip_prefix("version = \"")?
+        .strip_suffix('"')?;
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .flatten()
+        .map(|index| index.path().join(format!("uaparser-{version}")))
+        .find(|dir| dir.is_dir())
 }
 
 /// The `manifest_path` of package `name` in `cargo metadata`'s JSON: the first
