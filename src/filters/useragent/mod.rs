@@ -362,3 +362,62 @@ fn os_version(os: &parser::Agent) -> Option<String> {
     }
     Some(version)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parser::Agent;
+    use super::*;
+
+    fn agent(parts: &[&str]) -> Agent {
+        let part = |i: usize| parts.get(i).map(|s| s.to_string());
+        Agent {
+            family: "F".into(),
+            major: part(0),
+            minor: part(1),
+            patch: part(2),
+            patch_minor: part(3),
+        }
+    }
+
+    #[test]
+    fn a_fourth_version_part_is_taken_from_the_string_when_canonical() {
+        let ua = "App/1.2.3.45 (x) Other/1.2.3.007 z";
+        assert_eq!(
+            agent_version(ua, &agent(&["1", "2", "3"])).as_deref(),
+            Some("1.2.3.45")
+        );
+        // The first occurrence decides: "9.8.7" is followed by ".007", not canonical.
+        assert_eq!(
+            agent_version("A/9.8.7.007 B/9.8.7.5 c", &agent(&["9", "8", "7"])).as_deref(),
+            Some("9.8.7")
+        );
+        // No space after the number: not taken.
+        assert_eq!(
+            agent_version("A/1.2.3.4", &agent(&["1", "2", "3"])).as_deref(),
+            Some("1.2.3")
+        );
+        assert_eq!(
+            agent_version(ua, &agent(&["1", "2"])).as_deref(),
+            Some("1.2")
+        );
+        assert_eq!(agent_version(ua, &agent(&[])), None);
+    }
+
+    #[test]
+    fn os_versions_join_named_majors_with_a_space() {
+        assert_eq!(
+            os_version(&agent(&["10", "15", "7"])).as_deref(),
+            Some("10.15.7")
+        );
+        assert_eq!(
+            os_version(&agent(&["Vista", "SP2"])).as_deref(),
+            Some("Vista SP2")
+        );
+        assert_eq!(os_version(&agent(&["07", "1"])).as_deref(), Some("07 1"));
+        assert_eq!(
+            os_version(&agent(&["8", "1", "2", "3"])).as_deref(),
+            Some("8.1.2.3")
+        );
+        assert_eq!(os_version(&agent(&[])), None);
+    }
+}
