@@ -117,6 +117,8 @@ pub struct GrokPattern {
     matcher: Matcher,
     /// In the order Logstash stores them: by capture name (first appearance), then by group.
     captures: Vec<Capture>,
+    /// The top-level fields the captures write.
+    keys: KeySet,
 }
 
 /// Where one capturing group goes.
@@ -127,6 +129,49 @@ struct Capture {
     path: FieldPath,
     overwrite: bool,
     convert: Convert,
+    /// The index of `path` in [`GrokPattern::keys`] when it is a top-level field.
+    key: Option<usize>,
+}
+
+/// A pattern's top-level capture fields (at most 64), to find the ones an event lacks with
+/// one pass over its fields: a capture into a field the event lacks is appended without
+/// searching the event's fields for it.
+#[derive(Debug, Default)]
+struct KeySet {
+    keys: Vec<Text>,
+    /// Bit `n` is set when some key is `n` bytes long (keys of 64 bytes or more: bit 63).
+    lengths: u64,
+}
+
+impl KeySet {
+    const MAX: usize = 64;
+
+    /// The index of `key`, added if new; `None` once the set is full.
+    fn index(&mut self, key: &Text) -> Option<usize> {
+        if let Some(i) = self.keys.iter().position(|k| k == key) {
+            return Some(i);
+        }
+        if self.keys.len() == Self::MAX {
+            return None;
+        }
+        self.lengths |= 1 << key.len().min(63);
+        self.keys.push(key.clone());
+        Some(self.keys.len() - 1)
+    }
+
+    /// Bit `i` set for each key `i` that `fields` holds.
+    fn present_in(&self, fields: &crate::event::Map) -> u64 {
+        let mut present = 0;
+        for name in fields.keys() {
+            if self.lengths & (1 << name.len().min(63)) == 0 {
+                continue;
+            }
+            if let Some(i) = self.keys.iter().position(|k| k == name) {
+                present |= 1 << i;
+            }
+        }
+        present
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,15 +377,23 @@ fn compile(
                 source,
             }
         })?;
-    let captures = captures(&regex, settings).map_err(|(field, source)| PatternError::Field {
-        field,
-        pattern: text.to_string(),
-        source,
-    })?;
+    let mut captures =
+        captures(&regex, settings).map_err(|(field, source)| PatternError::Field {
+            field,
+            pattern: text.to_string(),
+            source,
+        })?;
+    let mut keys = KeySet::default();
+    for capture in &mut captures {
+        if let ([key], false) = (capture.path.segments(), capture.path.is_metadata()) {
+            capture.key = keys.index(key);
+        }
+    }
     Ok(GrokPattern {
         source: text.to_string(),
         matcher,
         captures,
+        keys,
     })
 }
 
@@ -379,6 +432,7 @@ fn captures(
                     path: path.clone(),
                     overwrite,
                     convert,
+                    key: None,
                 });
             }
         }
@@ -555,6 +609,7 @@ impl Grok {
         input: &Text,
         event: &mut Event,
     ) {
+        let mut present = pattern.keys.present_in(event.fields());
         for capture in &pattern.captures {
             let part = state
                 .group(capture.group)
@@ -575,29 +630,58 @@ impl Grok {
             if empty && !self.keep_empty_captures {
                 continue;
             }
-            store_capture(event, capture, value);
+            match capture.key {
+                Some(i) if present & (1 << i) == 0 => {
+                    present |= 1 << i;
+                    event
+                        .fields_mut()
+                        .push_new(pattern.keys.keys[i].clone(), value);
+                }
+                _ => store_capture(event, capture, value),
+            }
         }
     }
 }
 
 /// Logstash's `handle`: set, append to an array, or make an array of an existing string.
 fn store_capture(event: &mut Event, capture: &Capture, value: Value) {
+    let path = &capture.path;
+    if let [key] = path.segments() {
+        // One scan of the map instead of a lookup and then an insert.
+        let root = if path.is_metadata() {
+            event.metadata_mut()
+        } else {
+            event.fields_mut()
+        };
+        let slot = root.get_or_insert_with(key, || Value::Null);
+        if capture.overwrite {
+            *slot = value;
+        } else {
+            add_to(slot, value);
+        }
+        return;
+    }
     if !capture.overwrite {
-        if let Some(existing) = event.get_mut(&capture.path) {
-            match existing {
-                Value::Null => *existing = value,
-                Value::Array(items) => items.push(value),
-                Value::Str(_) => {
-                    let old = std::mem::replace(existing, Value::Null);
-                    *existing = Value::Array(vec![old, value]);
-                }
-                // Logstash keeps a number, hash, ... and drops the capture.
-                _ => {}
-            }
+        if let Some(existing) = event.get_mut(path) {
+            add_to(existing, value);
             return;
         }
     }
-    event.insert(&capture.path, value);
+    event.insert(path, value);
+}
+
+/// Adds a capture to a field's current value, as Logstash's `handle` does without overwrite.
+fn add_to(existing: &mut Value, value: Value) {
+    match existing {
+        Value::Null => *existing = value,
+        Value::Array(items) => items.push(value),
+        Value::Str(_) => {
+            let old = std::mem::replace(existing, Value::Null);
+            *existing = Value::Array(vec![old, value]);
+        }
+        // Logstash keeps a number, hash, ... and drops the capture.
+        _ => {}
+    }
 }
 
 fn log_timeout(pattern: &GrokPattern, field: &SourceField, input: &str) {
