@@ -283,7 +283,8 @@ impl Builder<'_> {
             }
             Node::Object { len, .. } => {
                 let mut map = Map::with_capacity(len);
-                let mut seen = KeyHashes::new(len);
+                // Small objects: comparing keys directly is cheaper than hashing them.
+                let mut seen = (len > SMALL_OBJECT).then(|| KeyHashes::new(len));
                 for _ in 0..len {
                     let key = match nodes[*at] {
                         Node::String(k) => self.text(k),
@@ -292,7 +293,7 @@ impl Builder<'_> {
                     };
                     *at += 1;
                     let value = self.value(nodes, at);
-                    if seen.is_new(&key) {
+                    if seen.as_mut().is_some_and(|s| s.is_new(&key)) {
                         map.push_new(key, value);
                     } else {
                         // A repeated key keeps its first place and its last value.
@@ -317,6 +318,9 @@ impl Builder<'_> {
         Text::new(s)
     }
 }
+
+/// Objects with more keys than this track key hashes to find repeated keys.
+const SMALL_OBJECT: usize = 8;
 
 /// Hashes of the keys of one object so far, so that building a map need not compare every new
 /// key with every earlier one: only a key whose hash was seen is looked up.
