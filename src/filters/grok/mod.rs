@@ -205,10 +205,36 @@ pub fn build_grok(args: &PluginArgs) -> Result<Grok, Diagnostics> {
         .unwrap_or_else(|| args.ecs_compatibility());
     let set = pattern_set(args, &options, ecs)?;
     let settings = CompileSettings::new(&options);
+    let (fields, patterns) = compile_match(args, &options.match_, &set, &settings)?;
+    let tag_on_failure = options
+        .tag_on_failure
+        .unwrap_or_else(|| vec!["_grokparsefailure".to_string()]);
+    let event_scope = options.timeout_scope == Some(TimeoutScope::Event);
+    Ok(Grok {
+        fields,
+        patterns,
+        break_on_match: options.break_on_match.unwrap_or(true),
+        keep_empty_captures: options.keep_empty_captures.unwrap_or(false),
+        tag_on_failure: tag_on_failure.into_iter().map(Text::from).collect(),
+        tag_on_timeout: Text::from(options.tag_on_timeout.as_deref().unwrap_or("_groktimeout")),
+        event_timeout: (event_scope && settings.timeout_millis > 0.0)
+            .then(|| Duration::from_secs_f64(settings.timeout_millis / 1000.0)),
+        scratch: Mutex::new(Vec::new()),
+    })
+}
+
+/// Compiles `match`: the fields in config order (a field named twice keeps one entry, its
+/// pattern lists joined) and every pattern. Reports every bad field and pattern.
+fn compile_match(
+    args: &PluginArgs,
+    matches: &Pairs<OneOrMany<String>>,
+    set: &PatternSet,
+    settings: &CompileSettings,
+) -> Result<(Vec<SourceField>, Vec<GrokPattern>), Diagnostics> {
     let mut errors = Diagnostics::default();
     let mut fields: Vec<SourceField> = Vec::new();
     let mut patterns = Vec::new();
-    for (field, list) in &options.match_.0 {
+    for (field, list) in &matches.0 {
         let index = match fields.iter().position(|f| &f.name == field) {
             Some(i) => i,
             None => match FieldPath::parse(field) {
@@ -227,7 +253,7 @@ pub fn build_grok(args: &PluginArgs) -> Result<Grok, Diagnostics> {
             },
         };
         for text in list {
-            match compile(text, &set, &settings) {
+            match compile(text, set, settings) {
                 Ok(p) => {
                     fields[index].patterns.push(patterns.len());
                     patterns.push(p);
@@ -236,26 +262,11 @@ pub fn build_grok(args: &PluginArgs) -> Result<Grok, Diagnostics> {
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    if errors.is_empty() {
+        Ok((fields, patterns))
+    } else {
+        Err(errors)
     }
-    Ok(Grok {
-        fields,
-        patterns,
-        break_on_match: options.break_on_match.unwrap_or(true),
-        keep_empty_captures: options.keep_empty_captures.unwrap_or(false),
-        tag_on_failure: options
-            .tag_on_failure
-            .unwrap_or_else(|| vec!["_grokparsefailure".to_string()])
-            .into_iter()
-            .map(Text::from)
-            .collect(),
-        tag_on_timeout: Text::from(options.tag_on_timeout.as_deref().unwrap_or("_groktimeout")),
-        event_timeout: (settings.timeout_millis > 0.0
-            && options.timeout_scope == Some(TimeoutScope::Event))
-        .then(|| Duration::from_secs_f64(settings.timeout_millis / 1000.0)),
-        scratch: Mutex::new(Vec::new()),
-    })
 }
 
 /// The message logged once per process when an ECS mode has to use the legacy patterns.
@@ -817,6 +828,67 @@ impl Filter for Grok {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings() -> CompileSettings {
+        CompileSettings::new(&GrokOptions::default())
+    }
+
+    #[test]
+    fn every_legacy_pattern_compiles_and_most_get_a_dfa_prefilter() {
+        let bundled = patterns::bundled(EcsCompatibility::Disabled);
+        let set = PatternSet::new(bundled.definitions);
+        let mut names: Vec<&str> = bundled.definitions.keys().copied().collect();
+        names.sort_unstable();
+        let mut without_dfa = Vec::new();
+        for name in &names {
+            let pattern = compile(&format!("%{{{name}}}"), &set, &settings())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if !pattern.matcher.has_dfa() {
+                without_dfa.push(*name);
+            }
+        }
+        assert!(
+            without_dfa.is_empty(),
+            "no DFA prefilter for {without_dfa:?}"
+        );
+    }
+
+    /// The prefilters may only reject lines that do not match: checked for every legacy
+    /// pattern against the compatibility cases' inputs (hundreds of formats) and corpus lines.
+    #[test]
+    fn prefilters_never_reject_a_matching_line() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_default();
+        let mut lines: Vec<String> = read("../shared/compat/grok_cases.jsonl")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|c| c["input"].as_str().map(str::to_string))
+            .collect();
+        lines.extend(
+            read("../shared/corpus/access/apache/apache_logs")
+                .lines()
+                .take(100)
+                .map(str::to_string),
+        );
+        assert!(lines.len() > 400, "compatibility cases not found");
+        let bundled = patterns::bundled(EcsCompatibility::Disabled);
+        let set = PatternSet::new(bundled.definitions);
+        let mut checked = 0;
+        for name in bundled.definitions.keys() {
+            let pattern = compile(&format!("%{{{name}}}"), &set, &settings()).unwrap();
+            let mut scratch = pattern.matcher.scratch();
+            for line in &lines {
+                if pattern.matcher.search_exact(&mut scratch, line) == Outcome::Match {
+                    checked += 1;
+                    assert!(
+                        pattern.matcher.may_match(line.as_bytes()),
+                        "{name} on {line:?}"
+                    );
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} matches checked");
+    }
 
     #[test]
     fn ruby_to_i_reads_the_leading_integer() {
