@@ -37,6 +37,9 @@ use super::Filter;
 /// Deepest nesting accepted, as serde_json's default.
 const MAX_DEPTH: usize = 128;
 
+/// Buffers grown for a document longer than this are dropped after it.
+const RETAINED_INPUT: usize = 1 << 20;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonOptions {
@@ -256,6 +259,10 @@ impl SimdParser {
             builder.value(&tape.0, &mut at)
         });
         *stored = tape.reset();
+        if len > RETAINED_INPUT {
+            // Do not keep a huge document's buffers around for the usual small ones.
+            *self = SimdParser::new();
+        }
         value
     }
 }
@@ -467,6 +474,29 @@ mod tests {
         assert_eq!(
             map.get("e").unwrap().as_str().unwrap(),
             format!("a\t{long}")
+        );
+    }
+
+    #[test]
+    fn a_huge_document_parses_and_its_buffers_are_not_kept() {
+        let big = format!(r#"{{"k":"{}"}}"#, "z".repeat(2 << 20));
+        let value = parse(&Text::from_string(big)).unwrap();
+        assert_eq!(
+            value
+                .as_map()
+                .unwrap()
+                .get("k")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .len(),
+            2 << 20
+        );
+        let kept = PARSER.with(|p| p.borrow().input.capacity());
+        assert!(kept < RETAINED_INPUT, "{kept}");
+        assert_eq!(
+            parse(&Text::new(r#"{"a":1}"#)).unwrap(),
+            parse_value(br#"{"a":1}"#).unwrap()
         );
     }
 
