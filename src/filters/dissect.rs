@@ -379,12 +379,15 @@ impl Dissector {
     /// leading delimiter; repeats of a greedy one); returns where the field's value starts.
     fn skip_previous(&self, i: usize, hay: &[u8], left: &mut usize) -> Option<usize> {
         let prev = &self.delimiters[i];
+        // "Found at `left`" (Java searches on from `left`) is "starts at `left`"; an empty
+        // delimiter is never found.
+        let at = |pos: usize| !prev.text.is_empty() && hay[pos..].starts_with(prev.text.as_bytes());
         if prev.greedy {
-            while prev.find(hay, *left) == Some(*left) {
+            while at(*left) {
                 *left += prev.len();
             }
         } else if *left == 0 && self.leading_delimiter {
-            if prev.find(hay, 0) != Some(0) {
+            if !at(0) {
                 return None;
             }
             *left = prev.len();
