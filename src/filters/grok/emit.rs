@@ -493,6 +493,7 @@ mod tests {
     fn named_groups_become_numbered_and_plain_groups_stop_capturing() {
         assert_eq!(pcre("(?<NUMBER:n:int>\\d+)(a|b)"), "(\\d+)(?:a|b)");
         assert_eq!(pcre("(a)\\1"), "(a)(?:\\g{1})");
+        assert_eq!(pcre("(a)(b)"), "(?:a)(?:b)", "nothing refers to them");
     }
 
     #[test]
@@ -504,7 +505,11 @@ mod tests {
             "a repeated repetition, not possessive"
         );
         assert_eq!(pcre("a++"), "a++");
-        assert_eq!(pcre(".?*"), "(?:(?s:.)?)*");
+        assert_eq!(pcre(".?*"), "(?s:.)*", "Oniguruma reduces nested repeats");
+        assert_eq!(pcre("(?<u>x)(?:[a-z]+)+"), "(x)[a-z]+");
+        assert_eq!(pcre("(?<u>x)([a-z]+)*?"), "(x)(?:[a-z]+)??");
+        assert_eq!(pcre("(?:a+?)+"), "(?:a+?)+", "left as it is");
+        assert_eq!(pcre("(?:a*){2,5}"), "(?:a*){2}");
         assert_eq!(pcre("a{,3}x{"), "a{0,3}x\\{");
         assert_eq!(pcre("a(?i)b|c"), "a(?i:b|c)");
         assert_eq!(pcre("(?-m:.)"), "\\N");

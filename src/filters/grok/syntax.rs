@@ -178,9 +178,15 @@ pub fn parse(text: &str) -> Result<Regex, SyntaxError> {
     if parser.pos < parser.chars.len() {
         return Err(parser.error("unmatched close parenthesis"));
     }
-    let groups = std::mem::take(&mut parser.groups);
+    let mut groups = std::mem::take(&mut parser.groups);
     let mut root = root;
     resolve_references(&mut root, &groups)?;
+    if !parser.has_named && !has_references(&root) {
+        // Unnamed groups capture only for backreferences; without any they are plain groups.
+        uncapture(&mut root);
+        groups.clear();
+    }
+    reduce_nested_repeats(&mut root);
     Ok(Regex { root, groups })
 }
 
@@ -904,4 +910,163 @@ fn resolve_references(node: &mut Node, groups: &[Group]) -> Result<(), SyntaxErr
         _ => {}
     }
     Ok(())
+}
+
+fn has_references(node: &Node) -> bool {
+    match node {
+        Node::Backref(_) | Node::Call(_) | Node::NamedReference { .. } => true,
+        Node::Group(_, inner) | Node::CaseInsensitive(_, inner) => has_references(inner),
+        Node::Repeat { node, .. } => has_references(node),
+        Node::Concat(items) | Node::Alt(items) => items.iter().any(has_references),
+        _ => false,
+    }
+}
+
+fn uncapture(node: &mut Node) {
+    match node {
+        Node::Group(kind, inner) => {
+            if matches!(kind, GroupKind::Capture(_)) {
+                *kind = GroupKind::NonCapture;
+            }
+            uncapture(inner);
+        }
+        Node::CaseInsensitive(_, inner) | Node::Repeat { node: inner, .. } => uncapture(inner),
+        Node::Concat(items) | Node::Alt(items) => items.iter_mut().for_each(uncapture),
+        _ => {}
+    }
+}
+
+/// What Oniguruma's parser does with a repeat of a repeat (`(?:a+)*`, `.?*`): its
+/// `ReduceTypeTable`, indexed by the inner then the outer quantifier among `?`, `*`, `+`,
+/// `??`, `*?`, `+?`. Besides being Ruby's semantics, the reduced form keeps a backtracking
+/// engine out of the exponential search `(?:[a-z]+)+` invites (logstash-patterns-core's
+/// `URIPROTO` has one).
+#[derive(Clone, Copy)]
+enum Reduce {
+    AsIs,
+    /// The inner repeat alone.
+    Inner,
+    /// `X*`
+    Star,
+    /// `X*?`
+    LazyStar,
+    /// `X??`
+    LazyOptional,
+    /// `(?:X+)??`
+    PlusLazyOptional,
+    /// `(?:X+?)?`
+    LazyPlusOptional,
+}
+
+const REDUCE_TABLE: [[Reduce; 6]; 6] = {
+    use Reduce::*;
+    [
+        [Inner, Star, Star, LazyOptional, LazyStar, AsIs],
+        [
+            Inner,
+            Inner,
+            Inner,
+            PlusLazyOptional,
+            PlusLazyOptional,
+            Inner,
+        ],
+        [Star, Star, Inner, AsIs, PlusLazyOptional, Inner],
+        [Inner, LazyStar, LazyStar, Inner, LazyStar, LazyStar],
+        [Inner, Inner, Inner, Inner, Inner, Inner],
+        [AsIs, AsIs, AsIs, LazyStar, LazyStar, Inner],
+    ]
+};
+
+/// The row or column of a quantifier in [`REDUCE_TABLE`].
+fn popular(min: u32, max: Option<u32>, mode: RepeatMode) -> Option<usize> {
+    let base = match mode {
+        RepeatMode::Greedy => 0,
+        RepeatMode::Lazy => 3,
+        RepeatMode::Possessive => return None,
+    };
+    match (min, max) {
+        (0, Some(1)) => Some(base),
+        (0, None) => Some(base + 1),
+        (1, None) => Some(base + 2),
+        _ => None,
+    }
+}
+
+/// Applies [`REDUCE_TABLE`] bottom-up, looking through non-capturing groups, plus
+/// Oniguruma's `(?:a*){n,m}` => `(?:a*){n,n}` for greedy counted repeats.
+fn reduce_nested_repeats(node: &mut Node) {
+    match node {
+        Node::Group(_, inner) | Node::CaseInsensitive(_, inner) => reduce_nested_repeats(inner),
+        Node::Concat(items) | Node::Alt(items) => items.iter_mut().for_each(reduce_nested_repeats),
+        Node::Repeat {
+            node: inner,
+            min,
+            max,
+            mode,
+        } => {
+            reduce_nested_repeats(inner);
+            let Some((cmin, cmax, cmode)) = nested_repeat(inner) else {
+                return;
+            };
+            let (Some(p), Some(c)) = (popular(*min, *max, *mode), popular(cmin, cmax, cmode))
+            else {
+                if matches!(popular(cmin, cmax, cmode), Some(1 | 2))
+                    && *mode == RepeatMode::Greedy
+                    && max.is_some_and(|m| m > 1)
+                {
+                    *max = Some(if *min == 0 { 1 } else { *min });
+                }
+                return;
+            };
+            let action = REDUCE_TABLE[c][p];
+            if let Some(reduced) = apply_reduction(action, inner) {
+                *node = reduced;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The quantifier of a repeat directly inside `node` (through non-capturing groups).
+fn nested_repeat(node: &Node) -> Option<(u32, Option<u32>, RepeatMode)> {
+    match node {
+        Node::Group(GroupKind::NonCapture, inner) => nested_repeat(inner),
+        Node::Repeat { min, max, mode, .. } => Some((*min, *max, *mode)),
+        _ => None,
+    }
+}
+
+/// Takes the target of the repeat inside `node` (through non-capturing groups).
+fn take_repeat_target(node: &mut Node) -> Node {
+    match node {
+        Node::Group(GroupKind::NonCapture, inner) => take_repeat_target(inner),
+        Node::Repeat { node: target, .. } => std::mem::replace(target, Node::Empty),
+        other => std::mem::replace(other, Node::Empty),
+    }
+}
+
+/// The node a reduction produces from the outer repeat's `inner` node.
+fn apply_reduction(action: Reduce, inner: &mut Node) -> Option<Node> {
+    let repeat = |node: Node, min, max, mode| Node::Repeat {
+        node: Box::new(node),
+        min,
+        max,
+        mode,
+    };
+    let (cmin, cmax, cmode) = nested_repeat(inner)?;
+    Some(match action {
+        Reduce::AsIs => return None,
+        Reduce::Inner => repeat(take_repeat_target(inner), cmin, cmax, cmode),
+        Reduce::Star => repeat(take_repeat_target(inner), 0, None, RepeatMode::Greedy),
+        Reduce::LazyStar => repeat(take_repeat_target(inner), 0, None, RepeatMode::Lazy),
+        Reduce::LazyOptional => repeat(take_repeat_target(inner), 0, Some(1), RepeatMode::Lazy),
+        Reduce::PlusLazyOptional => {
+            let plus = repeat(take_repeat_target(inner), 1, None, RepeatMode::Greedy);
+            repeat(plus, 0, Some(1), RepeatMode::Lazy)
+        }
+        Reduce::LazyPlusOptional => {
+            let plus = repeat(take_repeat_target(inner), 1, None, RepeatMode::Lazy);
+            repeat(plus, 0, Some(1), RepeatMode::Greedy)
+        }
+    })
 }
