@@ -936,8 +936,8 @@ fn uncapture(node: &mut Node) {
     }
 }
 
-/// What Oniguruma's parser does with a repeat of a repeat (`(?:a+)*`, `.?*`): its
-/// `ReduceTypeTable`, indexed by the inner then the outer quantifier among `?`, `*`, `+`,
+/// What Ruby's regex parser (Onigmo, and Joni in Logstash) does with a repeat of a repeat
+/// (`(?:a+)*`, `.?*`): its `ReduceTypeTable`, indexed by the inner then the outer quantifier among `?`, `*`, `+`,
 /// `??`, `*?`, `+?`. Besides being Ruby's semantics, the reduced form keeps a backtracking
 /// engine out of the exponential search `(?:[a-z]+)+` invites (logstash-patterns-core's
 /// `URIPROTO` has one).
@@ -954,8 +954,6 @@ enum Reduce {
     LazyOptional,
     /// `(?:X+)??`
     PlusLazyOptional,
-    /// `(?:X+?)?`
-    LazyPlusOptional,
 }
 
 const REDUCE_TABLE: [[Reduce; 6]; 6] = {
@@ -1063,10 +1061,6 @@ fn apply_reduction(action: Reduce, inner: &mut Node) -> Option<Node> {
         Reduce::PlusLazyOptional => {
             let plus = repeat(take_repeat_target(inner), 1, None, RepeatMode::Greedy);
             repeat(plus, 0, Some(1), RepeatMode::Lazy)
-        }
-        Reduce::LazyPlusOptional => {
-            let plus = repeat(take_repeat_target(inner), 1, None, RepeatMode::Lazy);
-            repeat(plus, 0, Some(1), RepeatMode::Greedy)
         }
     })
 }
