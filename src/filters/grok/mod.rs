@@ -270,10 +270,10 @@ fn compile_match(
 }
 
 /// The message logged once per process when an ECS mode has to use the legacy patterns.
-pub const ECS_FALLBACK_WARNING: &str = "grok: ecs_compatibility is v1/v8 (the default), but \
-    the ECS pattern set is not bundled: using the legacy logstash-patterns-core patterns, so \
-    captures get legacy field names (`clientip`, `verb`, ...) instead of ECS ones \
-    (`[source][address]`, `[http][request][method]`, ...). Set `ecs_compatibility => \
+pub const ECS_FALLBACK_WARNING: &str = "grok: ecs_compatibility v1/v8 (v8 is the default) \
+    selects logstash-patterns-core's ECS pattern set, which is not bundled: using the legacy \
+    patterns instead, so captures get legacy field names (`clientip`, `verb`, ...), not ECS \
+    ones (`[source][address]`, `[http][request][method]`, ...). Set `ecs_compatibility => \
     disabled` to choose the legacy set explicitly, or load the ecs-v1 pattern files with \
     `patterns_dir`.";
 
