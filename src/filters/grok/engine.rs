@@ -12,13 +12,13 @@
 //! | `regex` crate, `is_match` (lazy DFA)     | 1.1 M/s        | 1.1 M/s       |
 //!
 //! So captures always come from PCRE2 with JIT (exact Oniguruma semantics, see
-//! [`super::emit`]), reusing one match-data block per thread. The `regex` crate cannot run
+//! `emit`), reusing one match-data block per thread. The `regex` crate cannot run
 //! the patterns-core set exactly (lookaround, atomic groups) and, where it can, is 60 times
 //! slower at captures; a backtracking search finds captures for almost nothing, so there is
 //! no separate match-then-capture pass either. A failing line is PCRE2's worst
 //! case (it retries the whole regex at every start position), where the `regex` crate's
-//! linear-time DFA on a [relaxed](super::emit::relaxed) superset regex is six times faster, and
-//! an in-order search for the regex's [required literals](super::emit::required_literals)
+//! linear-time DFA on a relaxed superset regex is six times faster, and
+//! an in-order search for the regex's required literals
 //! faster still. Both cost time on lines that do match, so each thread turns them on for a
 //! pattern only while that pattern has recently failed on more than a quarter of its lines.
 //!

@@ -10,7 +10,7 @@
 //! - `engine`: [`engine::Matcher`], running a pattern with per-thread scratch and timeouts.
 //!
 //! [`GrokOptions`] is the config; [`Grok`] the built filter: per source field, a list of
-//! [`GrokPattern`]s, each a matcher plus the [`Capture`]s it stores, in the order Logstash
+//! [`GrokPattern`]s, each a matcher plus the captures it stores, in the order Logstash
 //! stores them.
 //!
 //! Semantics kept from Logstash: the patterns of a field run in order and the first match
@@ -22,6 +22,13 @@
 //! `overwrite`), one into a field holding a number or hash is dropped; `:int` and `:float`
 //! convert as Ruby's `to_i` / `to_f`. A timeout tags `_groktimeout` and stops the filter for
 //! that event, without `_grokparsefailure` or the common options.
+//!
+//! Deliberate differences: a pattern stops after PCRE2's step limit, at most about 20 ms of
+//! backtracking, even when `timeout_millis` is longer or 0 (see [`engine`]); a line the
+//! prefilter proves cannot match fails at once where Logstash might time out on it; a
+//! `patterns_dir` entry that matches no file is a build error rather than ignored; in an
+//! inline `%{NAME=regex}` a backslash escapes one character (grok's own parser lets one
+//! swallow the rest of the pattern).
 
 mod emit;
 pub mod engine;

@@ -7,7 +7,7 @@
 //! Logstash.
 //!
 //! The legacy set is the `grok` crate's copy of logstash-patterns-core, corrected by
-//! [`LEGACY_ERRATA`] where that copy differs from logstash-patterns-core v4.3.1, the version
+//! `LEGACY_ERRATA` where that copy differs from logstash-patterns-core v4.3.1, the version
 //! Logstash 8 ships and the compatibility cases come from.
 
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ pub fn bundled(ecs: EcsCompatibility) -> Bundled {
     }
 }
 
-/// The legacy set: the `grok` crate's definitions with [`LEGACY_ERRATA`] applied.
+/// The legacy set: the `grok` crate's definitions with `LEGACY_ERRATA` applied.
 fn legacy() -> &'static Definitions {
     static LEGACY: OnceLock<Definitions> = OnceLock::new();
     LEGACY.get_or_init(|| {
