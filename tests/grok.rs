@@ -567,6 +567,28 @@ fn long_captures_share_the_message_buffer() {
     );
 }
 
+#[test]
+fn patterns_too_large_for_pcre2_share_their_repeated_parts() {
+    // Eight full Apache patterns in one regex: about 70 KiB of PCRE2 code written out.
+    let apache = "%{COMBINEDAPACHELOG}";
+    let pattern = format!("{}|x %{{WORD:w}}", [apache; 8].join("|"));
+    let line = r#"83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /a.png HTTP/1.1" 200 203023 "-" "Mozilla/5.0""#;
+    let e = grok(&format!("match => {{ \"message\" => '{pattern}' }}"), line);
+    assert!(tags(&e).is_empty(), "{:?}", tags(&e));
+    expect(
+        &e,
+        &[
+            ("clientip", Some(r#""83.149.9.216""#)),
+            ("bytes", Some(r#""203023""#)),
+            ("agent", Some(r#""\"Mozilla/5.0\"""#)),
+        ],
+    );
+    expect(
+        &grok(&format!("match => {{ \"message\" => '{pattern}' }}"), "x yz"),
+        &[("w", Some(r#""yz""#))],
+    );
+}
+
 // ---- timeouts -------------------------------------------------------------------------------
 
 #[test]
@@ -733,5 +755,8 @@ fn the_ecs_fallback_is_announced_once_per_process() {
         .env_remove("RUST_LOG")
         .output()
         .expect("run sluice");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("ECS pattern set"), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("ECS pattern set"),
+        "{out:?}"
+    );
 }

@@ -10,6 +10,7 @@
 //!   line does not match before the backtracking engine spends time on it.
 //! - [`required_literals`]: strings every match contains, in order, for a cheaper proof still.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::syntax::{Class, ClassItem, GroupKind, Look, Node, Perl, Regex, RepeatMode};
@@ -22,8 +23,88 @@ pub const PCRE2_PREAMBLE: &str = "(?aD)(?aS)(?aW)";
 /// The exact PCRE2 translation of `regex` (without [`PCRE2_PREAMBLE`]).
 pub fn pcre2(regex: &Regex) -> String {
     let mut out = String::new();
-    Pcre2Writer { out: &mut out }.node(&regex.root);
+    Pcre2Writer::new(&mut out, None).node(&regex.root);
     out
+}
+
+/// Groups shorter than this are not worth a subroutine call.
+const MIN_SHARED_LEN: usize = 64;
+
+/// Like [`pcre2`], but every group that occurs more than once (and captures nothing, and is
+/// outside case-insensitive parts and lookbehinds) is written once, in a `(?(DEFINE)...)`
+/// block at the end, and called with `(?&sN)` where it occurs. For regexes too large for
+/// PCRE2's 64 KiB of compiled code (`%{COMBINEDAPACHELOG}` is about 8 KiB, its IPv6 part
+/// most of it). Calls are not atomic in PCRE2 (since 10.30) and the block's groups are
+/// numbered after every capture, so matching and capture numbers stay the same.
+pub fn pcre2_shared(regex: &Regex) -> String {
+    let mut counts = HashMap::new();
+    count_groups(&regex.root, false, &mut counts);
+    let mut shared = Shared {
+        ids: counts
+            .into_iter()
+            .filter(|(text, n)| *n > 1 && text.len() >= MIN_SHARED_LEN)
+            .map(|(text, _)| (text, None))
+            .collect(),
+        bodies: Vec::new(),
+    };
+    let mut out = String::new();
+    Pcre2Writer::new(&mut out, Some(&mut shared)).node(&regex.root);
+    if !shared.bodies.is_empty() {
+        out.push_str("(?(DEFINE)");
+        for (i, body) in shared.bodies.iter().enumerate() {
+            let _ = write!(out, "(?<s{i}>{body})");
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// The groups [`pcre2_shared`] may share, and how often each text occurs.
+fn count_groups(node: &Node, blocked: bool, counts: &mut HashMap<String, usize>) {
+    match node {
+        Node::Group(GroupKind::NonCapture, inner) => {
+            if !blocked && !captures_or_refers(inner) {
+                *counts.entry(pcre2_text(node)).or_default() += 1;
+            }
+            count_groups(inner, blocked, counts);
+        }
+        Node::Group(GroupKind::LookBehind { .. }, inner) => count_groups(inner, true, counts),
+        Node::CaseInsensitive(on, inner) => count_groups(inner, blocked || *on, counts),
+        Node::Group(_, inner) | Node::Repeat { node: inner, .. } => {
+            count_groups(inner, blocked, counts)
+        }
+        Node::Concat(items) | Node::Alt(items) => {
+            items.iter().for_each(|n| count_groups(n, blocked, counts))
+        }
+        _ => {}
+    }
+}
+
+/// Whether `node` holds a capture, a reference or `\K`, which a subroutine call would change.
+fn captures_or_refers(node: &Node) -> bool {
+    match node {
+        Node::Group(GroupKind::Capture(_), _)
+        | Node::Backref(_)
+        | Node::Call(_)
+        | Node::NamedReference { .. }
+        | Node::Look(Look::Keep) => true,
+        Node::Group(_, inner) | Node::CaseInsensitive(_, inner) => captures_or_refers(inner),
+        Node::Repeat { node, .. } => captures_or_refers(node),
+        Node::Concat(items) | Node::Alt(items) => items.iter().any(captures_or_refers),
+        _ => false,
+    }
+}
+
+fn pcre2_text(node: &Node) -> String {
+    let mut out = String::new();
+    Pcre2Writer::new(&mut out, None).node(node);
+    out
+}
+
+/// The shared groups of [`pcre2_shared`]: text -> definition number once written.
+struct Shared {
+    ids: HashMap<String, Option<usize>>,
+    bodies: Vec<String>,
 }
 
 /// A regex for the `regex` crate matching a superset of `regex`, or `None` when it uses
@@ -78,10 +159,54 @@ fn literals(node: &Node, case_insensitive: bool, pieces: &mut Vec<String>) {
 
 struct Pcre2Writer<'a> {
     out: &'a mut String,
+    shared: Option<&'a mut Shared>,
+    /// Inside a case-insensitive part or a lookbehind: no shared groups here.
+    blocked: bool,
 }
 
-impl Pcre2Writer<'_> {
+impl<'a> Pcre2Writer<'a> {
+    fn new(out: &'a mut String, shared: Option<&'a mut Shared>) -> Pcre2Writer<'a> {
+        Pcre2Writer {
+            out,
+            shared,
+            blocked: false,
+        }
+    }
+
+    /// Writes a call of `node`'s shared definition (writing the definition first if new);
+    /// false when `node` is not shared.
+    fn call_shared(&mut self, node: &Node) -> bool {
+        if self.blocked || self.shared.is_none() {
+            return false;
+        }
+        let text = pcre2_text(node);
+        let id = match self.shared.as_deref_mut().and_then(|s| s.ids.get(&text)) {
+            None => return false,
+            Some(Some(id)) => *id,
+            Some(None) => {
+                let Node::Group(_, inner) = node else {
+                    return false;
+                };
+                let mut body = String::new();
+                let mut writer = Pcre2Writer::new(&mut body, self.shared.as_deref_mut());
+                writer.node(inner);
+                let Some(shared) = self.shared.as_deref_mut() else {
+                    return false;
+                };
+                shared.bodies.push(body);
+                let id = shared.bodies.len() - 1;
+                shared.ids.insert(text, Some(id));
+                id
+            }
+        };
+        let _ = write!(self.out, "(?&s{id})");
+        true
+    }
+
     fn node(&mut self, node: &Node) {
+        if matches!(node, Node::Group(GroupKind::NonCapture, _)) && self.call_shared(node) {
+            return;
+        }
         match node {
             Node::Empty => {}
             Node::Char(c) => push_pcre2_char(self.out, *c),
@@ -99,22 +224,18 @@ impl Pcre2Writer<'_> {
                 Look::SearchStart => "\\G",
                 Look::Keep => "\\K",
             }),
-            Node::Group(kind, inner) => {
-                self.out.push_str(match kind {
-                    GroupKind::Capture(_) => "(",
-                    GroupKind::NonCapture => "(?:",
-                    GroupKind::Atomic => "(?>",
-                    GroupKind::LookAhead { negated: false } => "(?=",
-                    GroupKind::LookAhead { negated: true } => "(?!",
-                    GroupKind::LookBehind { negated: false } => "(?<=",
-                    GroupKind::LookBehind { negated: true } => "(?<!",
-                });
-                self.node(inner);
-                self.out.push(')');
+            Node::Group(kind @ GroupKind::LookBehind { .. }, inner) => {
+                let blocked = std::mem::replace(&mut self.blocked, true);
+                self.group(kind, inner);
+                self.blocked = blocked;
             }
+            Node::Group(kind, inner) => self.group(kind, inner),
             Node::CaseInsensitive(on, inner) => {
                 self.out.push_str(if *on { "(?i:" } else { "(?-i:" });
+                let blocked = self.blocked;
+                self.blocked |= *on;
                 self.node(inner);
+                self.blocked = blocked;
                 self.out.push(')');
             }
             Node::Concat(items) => items.iter().for_each(|n| self.node(n)),
@@ -158,6 +279,20 @@ impl Pcre2Writer<'_> {
             Node::LineBreak => self.out.push_str("\\R"),
             Node::Grapheme => self.out.push_str("\\X"),
         }
+    }
+
+    fn group(&mut self, kind: &GroupKind, inner: &Node) {
+        self.out.push_str(match kind {
+            GroupKind::Capture(_) => "(",
+            GroupKind::NonCapture => "(?:",
+            GroupKind::Atomic => "(?>",
+            GroupKind::LookAhead { negated: false } => "(?=",
+            GroupKind::LookAhead { negated: true } => "(?!",
+            GroupKind::LookBehind { negated: false } => "(?<=",
+            GroupKind::LookBehind { negated: true } => "(?<!",
+        });
+        self.node(inner);
+        self.out.push(')');
     }
 
     /// `node` as something a quantifier can follow.
@@ -520,6 +655,18 @@ mod tests {
         );
         assert_eq!(pcre("[[:alnum:]_]"), "[[:alnum:]_]");
         assert_eq!(pcre("(?x) a b # comment\n c"), "abc");
+    }
+
+    #[test]
+    fn repeated_groups_can_be_shared_as_subroutines() {
+        let long = "(?:[a-z]+[0-9]+[a-z]+[0-9]+[a-z]+[0-9]+[a-z]+[0-9]+[a-z]+[0-9]+[a-z]+[0-9]+)";
+        let regex = parse(&format!("(?<a>{long}) {long} (?i:{long})")).unwrap();
+        let shared = pcre2_shared(&regex);
+        let body = &long[3..long.len() - 1];
+        assert_eq!(
+            shared,
+            format!("((?&s0)) (?&s0) (?i:(?:{body}))(?(DEFINE)(?<s0>{body}))")
+        );
     }
 
     #[test]

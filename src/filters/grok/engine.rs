@@ -104,6 +104,13 @@ impl MatcherScratch {
 #[error("{0}")]
 pub struct CompileError(String);
 
+impl CompileError {
+    /// PCRE2's compiled form would exceed its 64 KiB limit.
+    pub fn is_too_large(&self) -> bool {
+        self.0.contains("too large")
+    }
+}
+
 impl Matcher {
     /// Compiles `pcre` (PCRE2 syntax, without a limit) with a limit of `steps`; `relaxed` is
     /// the superset regex for the DFA prefilter, `literals` the required strings.

@@ -385,16 +385,20 @@ fn compile(
         pattern: text.to_string(),
         source,
     })?;
-    let pcre = format!("{}{}", emit::PCRE2_PREAMBLE, emit::pcre2(&regex));
     let relaxed = emit::relaxed(&regex);
     let literals = emit::required_literals(&regex);
-    let matcher =
-        Matcher::new(&pcre, settings.steps(), relaxed.as_deref(), &literals).map_err(|source| {
-            PatternError::Engine {
-                pattern: text.to_string(),
-                source,
-            }
-        })?;
+    let build = |pcre: String| {
+        let pcre = format!("{}{pcre}", emit::PCRE2_PREAMBLE);
+        Matcher::new(&pcre, settings.steps(), relaxed.as_deref(), &literals)
+    };
+    let matcher = match build(emit::pcre2(&regex)) {
+        Err(e) if e.is_too_large() => build(emit::pcre2_shared(&regex)),
+        other => other,
+    }
+    .map_err(|source| PatternError::Engine {
+        pattern: text.to_string(),
+        source,
+    })?;
     let mut captures =
         captures(&regex, settings).map_err(|(field, source)| PatternError::Field {
             field,
