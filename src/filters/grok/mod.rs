@@ -173,7 +173,9 @@ impl KeySet {
             if self.lengths & (1 << name.len().min(63)) == 0 {
                 continue;
             }
-            if let Some(i) = self.keys.iter().position(|k| k == name) {
+            let name = name.as_str();
+            let same = |k: &Text| k.len() == name.len() && k.as_str() == name;
+            if let Some(i) = self.keys.iter().position(same) {
                 present |= 1 << i;
             }
         }
