@@ -584,7 +584,10 @@ fn patterns_too_large_for_pcre2_share_their_repeated_parts() {
         ],
     );
     expect(
-        &grok(&format!("match => {{ \"message\" => '{pattern}' }}"), "x yz"),
+        &grok(
+            &format!("match => {{ \"message\" => '{pattern}' }}"),
+            "x yz",
+        ),
         &[("w", Some(r#""yz""#))],
     );
 }
