@@ -135,9 +135,12 @@ fn chrome_on_linux_ecs() {
     }
 }
 
+/// Expected field values (`None`: absent) for one user agent string.
+type Expectations<'a> = &'a [(&'a str, Option<&'a str>)];
+
 #[test]
 fn mac_samples_from_the_logstash_spec() {
-    let cases: [(&str, &[(&str, Option<&str>)]); 3] = [
+    let cases: [(&str, Expectations); 3] = [
         (
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_14) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/12.0 Safari/605.1.15",
             &[
