@@ -2,8 +2,7 @@
 # Installs what the test suite needs, idempotently: each step checks first, so a rerun on a
 # machine that already has everything costs a second or two.
 #
-# Nothing beyond the Rust toolchain is needed yet. Later needs go in the sections below, each
-# guarded by a check, e.g.:
+# Each need below is guarded by a check, e.g.:
 #   need_apt protobuf-compiler            # dpkg -s decides whether to install
 #   need_cmd jq || apt_install jq         # command -v decides
 set -euo pipefail
@@ -54,7 +53,8 @@ need_component fmt rustfmt
 need_component clippy clippy
 
 # --- System packages (apt) ------------------------------------------------------------------
-# (none yet)
+# openssl: tests/fingerprint.rs checks digests against the openssl command line.
+need_cmd openssl || need_apt openssl
 
 # --- Python / npm tools ---------------------------------------------------------------------
 # python3 with mmdb-writer: tests/support/make_mmdb.py writes the MaxMind databases that
