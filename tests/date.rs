@@ -6,32 +6,15 @@
 
 mod common;
 
+use common::{filter_build_error as build_error, graph, json, no_env};
+
 use std::sync::Arc;
 
 use sluice::config::ast::Statement;
 use sluice::config::{parse, ParseOptions, PluginArgs, SourceMap};
-use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Text, Timestamp, Value};
 use sluice::filters::date::{build_with_clock, Clock, Date};
 use sluice::filters::{CommonOptions, Filter};
-use sluice::plan::FilterGraph;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-/// The filter graph of `filter { FILTERS }`.
-fn graph(filters: &str) -> FilterGraph {
-    common::plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
-}
-
-fn build_error(filters: &str) -> String {
-    common::build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
-}
-
-fn json(text: &str) -> Value {
-    parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 /// The instant events start with, so a test can tell whether `@timestamp` changed.
 const ARRIVAL: &str = "2000-01-01T00:00:00.000Z";

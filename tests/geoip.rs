@@ -4,17 +4,13 @@
 
 mod common;
 
+use common::{filter_build_error as build_error, graph, json};
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Timestamp, Value};
-use sluice::plan::FilterGraph;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
 
 /// The folder holding the test databases, written on first use.
 fn databases() -> &'static PathBuf {
@@ -44,18 +40,6 @@ fn db(name: &str) -> String {
         .to_str()
         .unwrap()
         .to_string()
-}
-
-fn graph(filters: &str) -> FilterGraph {
-    common::plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
-}
-
-fn build_error(filters: &str) -> String {
-    common::build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
-}
-
-fn json(text: &str) -> Value {
-    parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 fn event(fields: &str) -> Event {

@@ -4,30 +4,12 @@
 
 mod common;
 
+use common::{filter_build_error as build_error, graph, json};
+
 use std::process::Command;
 
 use bytes::Bytes;
-use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Text, Timestamp, Value};
-use sluice::plan::FilterGraph;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-/// The filter graph of `filter { FILTERS }`.
-fn graph(filters: &str) -> FilterGraph {
-    common::plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
-}
-
-/// The rendered diagnostics of a filter section that must not build.
-fn build_error(filters: &str) -> String {
-    common::build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
-}
-
-fn json(text: &str) -> Value {
-    parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 fn event(fields: &str) -> Event {
     match json(fields) {

@@ -16,6 +16,8 @@
 
 mod common;
 
+use common::no_env;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,10 +25,6 @@ use serde_json::Value as Json;
 use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
 use sluice::plan::FilterGraph;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
 
 const CASES: &str = "../shared/compat/grok_cases.jsonl";
 

@@ -3,25 +3,10 @@
 
 mod common;
 
-use sluice::event::json::{event_to_string, parse_value};
+use common::{filter_build_error as build_error, graph, json};
+
+use sluice::event::json::event_to_string;
 use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
-use sluice::plan::FilterGraph;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-fn graph(filters: &str) -> FilterGraph {
-    common::plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
-}
-
-fn build_error(filters: &str) -> String {
-    common::build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
-}
-
-fn json(text: &str) -> Value {
-    parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 /// An event stamped at second 0, so a changed `@timestamp` shows.
 fn event_with(field: &str, value: Value) -> Event {

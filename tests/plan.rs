@@ -2,9 +2,7 @@
 
 mod common;
 
-fn no_env(_: &str) -> Option<String> {
-    None
-}
+use common::no_env;
 
 /// Builds `text` as `test.conf`; returns the rendered diagnostics, or "" when it builds.
 fn check(text: &str) -> String {

@@ -4,25 +4,9 @@
 
 mod common;
 
-use sluice::event::json::parse_value;
+use common::{filter_build_error as build_error, graph, json};
+
 use sluice::event::{Event, FieldPath, Timestamp, Value};
-use sluice::plan::FilterGraph;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-fn graph(filters: &str) -> FilterGraph {
-    common::plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
-}
-
-fn build_error(filters: &str) -> String {
-    common::build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
-}
-
-fn json(text: &str) -> Value {
-    parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 fn event(fields: &str) -> Event {
     match json(fields) {

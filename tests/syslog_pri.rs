@@ -4,19 +4,12 @@
 
 mod common;
 
+use common::{json, no_env};
+
 use sluice::config::options::EcsCompatibility;
 use sluice::config::{parse, ParseOptions, SourceMap};
-use sluice::event::json::parse_value;
 use sluice::event::{Event, FieldPath, Timestamp, Value};
 use sluice::plan::{build_with, BuildSettings};
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-fn json(text: &str) -> Value {
-    parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 fn event(fields: &str) -> Event {
     match json(fields) {

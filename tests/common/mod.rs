@@ -25,3 +25,27 @@ pub fn build_error(text: &str, env: &EnvLookup) -> String {
         Err(d) => d,
     }
 }
+
+/// `${VAR}` lookups that find nothing.
+#[allow(dead_code)]
+pub fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// The filter graph of `filter { FILTERS }`.
+#[allow(dead_code)]
+pub fn graph(filters: &str) -> sluice::plan::FilterGraph {
+    plan_of(&format!("filter {{\n{filters}\n}}"), &no_env).filters
+}
+
+/// The rendered diagnostics of a filter section that must not build.
+#[allow(dead_code)]
+pub fn filter_build_error(filters: &str) -> String {
+    build_error(&format!("filter {{\n{filters}\n}}"), &no_env)
+}
+
+/// Parses JSON text into a value (test input).
+#[allow(dead_code)]
+pub fn json(text: &str) -> sluice::event::Value {
+    sluice::event::json::parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
