@@ -601,7 +601,7 @@ fn joda_token(c: char, count: usize) -> Result<Token, String> {
 
 /// Literal text from `start` up to the next unquoted letter; `''` is a quote, and an
 /// unterminated quote runs to the end (as Joda reads it).
-fn joda_literal(chars: &[char], start: usize) -> (String, usize) {
+pub fn joda_literal(chars: &[char], start: usize) -> (String, usize) {
     let mut text = String::new();
     let mut quoted = false;
     let mut i = start;

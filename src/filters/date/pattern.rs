@@ -14,6 +14,7 @@
 
 use chrono_tz::Tz;
 
+use crate::event::sprintf::joda_literal;
 use crate::event::Timestamp;
 
 use super::fields::{Field, Now, Parsed};
@@ -409,25 +410,9 @@ fn split(pattern: &str) -> Vec<Piece> {
             i += n;
             continue;
         }
-        let mut text = String::new();
-        let mut quoted = false;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == '\'' {
-                if chars.get(i + 1) == Some(&'\'') {
-                    text.push('\'');
-                    i += 1;
-                } else {
-                    quoted = !quoted;
-                }
-            } else if !quoted && c.is_ascii_alphabetic() {
-                break;
-            } else {
-                text.push(c);
-            }
-            i += 1;
-        }
+        let (text, end) = joda_literal(&chars, i);
         pieces.push(Piece::Literal(text));
+        i = end;
     }
     pieces
 }
