@@ -3,10 +3,10 @@
 //! accepted here too.
 //!
 
-use crate::config::options::{OneOrMany, Pairs};
+use crate::config::options::{EcsCompatibility, OneOrMany, Pairs};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::sprintf::{FieldRef, Template};
-use crate::event::{Event, Value};
+use crate::event::{Event, FieldPath, Text, Value};
 
 /// The names of the shared options, split off before a filter reads its own.
 pub const NAMES: &[&str] = &[
@@ -120,6 +120,31 @@ impl CommonOptions {
             let tag = tag.render(event);
             event.remove_tag(&tag);
         }
+    }
+}
+
+/// A filter's failure tags: its `tag_on_failure` option, or the plugin's default tag.
+pub fn failure_tags(configured: Option<Vec<String>>, default: &str) -> Vec<Text> {
+    match configured {
+        Some(tags) => tags.into_iter().map(Text::from_string).collect(),
+        None => vec![Text::new(default)],
+    }
+}
+
+/// Notes, once at build time, that a parsing filter in an ECS mode writes what it parses to the
+/// event's top level, where it may collide with ECS fields (Logstash logs the same advice).
+pub fn note_untargeted_ecs(
+    plugin: &str,
+    ecs: EcsCompatibility,
+    source: &FieldPath,
+    has_target: bool,
+) {
+    if ecs.is_ecs() && !has_target {
+        tracing::info!(
+            source = %source,
+            "{plugin}: ECS compatibility is enabled but `target` is not set; parsed fields go to \
+             the event's top level and may conflict with ECS fields"
+        );
     }
 }
 

@@ -38,6 +38,7 @@ use crate::config::source::did_you_mean;
 use crate::config::{Diagnostic, Diagnostics, PluginArgs};
 use crate::event::sprintf::Template;
 use crate::event::{Event, FieldPath, Text, Timestamp, Value};
+use crate::filters::common::failure_tags;
 
 use super::{CommonOptions, Filter};
 use fields::Now;
@@ -172,20 +173,15 @@ pub fn build_with_clock(args: &PluginArgs, clock: Clock) -> Result<Date, Diagnos
     };
     let timezone = timezone(args, options.timezone.as_deref(), &mut errors);
     match (source, target, timezone) {
-        (Some(source), Some(target), Some(timezone)) if errors.is_empty() => {
-            let tags = options
-                .tag_on_failure
-                .unwrap_or_else(|| vec!["_dateparsefailure".into()]);
-            Ok(Date {
-                source,
-                target,
-                needs_now: compiled.iter().any(|f| matches!(f, Format::Pattern(_))),
-                formats: compiled.into(),
-                timezone,
-                tags: tags.iter().map(|t| Text::new(t)).collect(),
-                clock,
-            })
-        }
+        (Some(source), Some(target), Some(timezone)) if errors.is_empty() => Ok(Date {
+            source,
+            target,
+            needs_now: compiled.iter().any(|f| matches!(f, Format::Pattern(_))),
+            formats: compiled.into(),
+            timezone,
+            tags: failure_tags(options.tag_on_failure, "_dateparsefailure").into(),
+            clock,
+        }),
         _ => Err(errors),
     }
 }

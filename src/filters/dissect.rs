@@ -34,6 +34,7 @@ use crate::config::options::{OneOrMany, Pairs};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::ruby::write_ruby_string;
 use crate::event::{Event, FieldPath, PathError, Text, Value};
+use crate::filters::common::failure_tags;
 
 use super::{CommonOptions, Filter};
 
@@ -123,13 +124,10 @@ pub fn build(args: &PluginArgs) -> Result<Box<dyn Filter>, Diagnostics> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let tags = options
-        .tag_on_failure
-        .unwrap_or_else(|| vec!["_dissectfailure".to_string()]);
     Ok(Box::new(Dissect {
         mappings,
         conversions,
-        tag_on_failure: tags.iter().map(|t| Text::new(t)).collect(),
+        tag_on_failure: failure_tags(options.tag_on_failure, "_dissectfailure"),
     }))
 }
 

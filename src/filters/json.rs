@@ -31,6 +31,7 @@ use crate::config::{Diagnostics, PluginArgs};
 use crate::event::json::parse_text;
 use crate::event::ruby::write_ruby_string;
 use crate::event::{Event, FieldPath, Map, PathError, Text, Timestamp, Value, INLINE_CAP};
+use crate::filters::common::{failure_tags, note_untargeted_ecs};
 
 use super::Filter;
 
@@ -77,21 +78,12 @@ pub fn build(args: &PluginArgs) -> Result<Box<dyn Filter>, Diagnostics> {
     let ecs = options
         .ecs_compatibility
         .unwrap_or_else(|| args.ecs_compatibility());
-    if ecs.is_ecs() && target.is_none() {
-        tracing::info!(
-            source = %source,
-            "json: ECS compatibility is enabled but `target` is not set; parsed fields go to the \
-             event's top level and may conflict with ECS fields"
-        );
-    }
-    let tags = options
-        .tag_on_failure
-        .unwrap_or_else(|| vec!["_jsonparsefailure".to_string()]);
+    note_untargeted_ecs("json", ecs, &source, target.is_some());
     Ok(Box::new(Json {
         source,
         target,
         skip_on_invalid_json: options.skip_on_invalid_json,
-        tag_on_failure: tags.iter().map(|t| Text::new(t)).collect(),
+        tag_on_failure: failure_tags(options.tag_on_failure, "_jsonparsefailure"),
     }))
 }
 

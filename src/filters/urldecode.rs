@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::config::options::OneOrMany;
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::{Event, FieldPath, Text, Value};
+use crate::filters::common::failure_tags;
 
 use super::Filter;
 
@@ -101,14 +102,11 @@ pub fn build(args: &PluginArgs) -> Result<Box<dyn Filter>, Diagnostics> {
             )
         })?,
     };
-    let tags = options
-        .tag_on_failure
-        .unwrap_or_else(|| vec!["_urldecodefailure".to_string()]);
     Ok(Box::new(Urldecode {
         field,
         all_fields: options.all_fields,
         charset,
-        tag_on_failure: tags.iter().map(|t| Text::new(t)).collect(),
+        tag_on_failure: failure_tags(options.tag_on_failure, "_urldecodefailure"),
     }))
 }
 

@@ -49,6 +49,7 @@ use crate::config::source::Span;
 use crate::config::{Diagnostic, Diagnostics, PluginArgs};
 use crate::event::ruby::write_ruby_string;
 use crate::event::{Event, FieldPath, Text, Value};
+use crate::filters::common::failure_tags;
 
 use super::{CommonOptions, Filter};
 use engine::{Matcher, MatcherScratch, Outcome};
@@ -215,16 +216,13 @@ pub fn build_grok(args: &PluginArgs) -> Result<Grok, Diagnostics> {
     let set = pattern_set(args, &options, ecs)?;
     let settings = CompileSettings::new(&options);
     let (fields, patterns) = compile_match(args, &options.match_, &set, &settings)?;
-    let tag_on_failure = options
-        .tag_on_failure
-        .unwrap_or_else(|| vec!["_grokparsefailure".to_string()]);
     let event_scope = options.timeout_scope == Some(TimeoutScope::Event);
     Ok(Grok {
         fields,
         patterns,
         break_on_match: options.break_on_match.unwrap_or(true),
         keep_empty_captures: options.keep_empty_captures.unwrap_or(false),
-        tag_on_failure: tag_on_failure.into_iter().map(Text::from).collect(),
+        tag_on_failure: failure_tags(options.tag_on_failure, "_grokparsefailure"),
         tag_on_timeout: Text::from(options.tag_on_timeout.as_deref().unwrap_or("_groktimeout")),
         event_timeout: (event_scope && settings.timeout_millis > 0.0)
             .then(|| Duration::from_secs_f64(settings.timeout_millis / 1000.0)),

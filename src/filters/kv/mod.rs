@@ -36,6 +36,7 @@ use crate::config::options::{EcsCompatibility, OneOrMany, Pairs};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::sprintf::Template;
 use crate::event::{Event, FieldPath, Map, PathError, Text, Value};
+use crate::filters::common::{failure_tags, note_untargeted_ecs};
 
 use self::class::CharClass;
 use self::scan::{ScanError, ScanOptions, Scanner};
@@ -216,16 +217,7 @@ pub fn build(args: &PluginArgs) -> Result<Box<dyn Filter>, Diagnostics> {
     let ecs = o
         .ecs_compatibility
         .unwrap_or_else(|| args.ecs_compatibility());
-    if ecs.is_ecs() && target.is_none() {
-        tracing::info!(
-            source = %source,
-            "kv: ECS compatibility is enabled but `target` is not set; parsed fields go to the \
-             event's top level and may conflict with ECS fields"
-        );
-    }
-    let tags = o
-        .tag_on_failure
-        .unwrap_or_else(|| vec!["_kv_filter_error".to_string()]);
+    note_untargeted_ecs("kv", ecs, &source, target.is_some());
     Ok(Box::new(Kv {
         source,
         target,
@@ -246,7 +238,7 @@ pub fn build(args: &PluginArgs) -> Result<Box<dyn Filter>, Diagnostics> {
         recursive: o.recursive,
         timeout: (o.timeout_millis > 0).then(|| Duration::from_millis(o.timeout_millis)),
         tag_on_timeout: Text::new(&o.tag_on_timeout),
-        tag_on_failure: tags.iter().map(|t| Text::new(t)).collect(),
+        tag_on_failure: failure_tags(o.tag_on_failure, "_kv_filter_error"),
     }))
 }
 
