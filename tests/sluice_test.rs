@@ -446,3 +446,32 @@ fn every_ready_made_filter_set_passes_its_tests() {
         .unwrap_or(0);
     assert!(passed >= 20, "{}", run.stdout);
 }
+
+#[test]
+fn test_files_beside_a_filters_folder_use_it_and_without_any_config_fail_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("filters")).unwrap();
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("filters/10.conf"),
+        r#"filter { mutate { add_tag => ["seen"] } }"#,
+    )
+    .unwrap();
+    let case = "testcases:\n  - input: [\"a\"]\n    expected: [{\"message\": \"a\", \"tags\": [\"seen\"]}]\n";
+    std::fs::write(dir.path().join("tests/a.yml"), case).unwrap();
+    let run = sluice_test(dir.path(), &["tests/a.yml"]);
+    assert_eq!(
+        run.last_line(),
+        "1 passed, 0 failed",
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+
+    let lonely = tempfile::tempdir().unwrap();
+    std::fs::write(lonely.path().join("a.yml"), case).unwrap();
+    let run = sluice_test(lonely.path(), &["a.yml"]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.last_line(), "0 passed, 1 failed");
+    assert!(run.stdout.contains("use -f CONFIG"), "{}", run.stdout);
+}

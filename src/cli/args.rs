@@ -68,8 +68,9 @@ export_metadata, testcases: [{input, expected, description}]). Only the config's
 sections run; its inputs and outputs are ignored.
 
 Without -f or -e, a test file is run against the *.conf files of the nearest folder that has
-some, from the test file's own folder upwards: filters/apache/tests/access.yml tests
-filters/apache/*.conf.
+some, or of a filters/ folder beside it, from the test file's own folder upwards:
+filters/apache/tests/access.yml tests filters/apache/*.conf, repo/tests/a.yml tests
+repo/filters/*.conf.
 
 @version is never compared, and @timestamp only in expected events that list it.
 Prints a unified diff per failing case, then `N passed, N failed`; exits 1 if any failed.";

@@ -12,8 +12,9 @@
 //!
 //! Which config a test file tests: `-f` / `-e` (or `path.config` / `config.string` in
 //! `--settings`) for all of them; otherwise, per file, the `*.conf` files of the nearest folder
-//! that has some, from the test file's own folder upwards (`filters/apache/tests/access.yml`
-//! tests `filters/apache/`).
+//! that has some, or of a `filters/` folder beside one, from the test file's own folder upwards
+//! (`filters/apache/tests/access.yml` tests `filters/apache/`, `repo/tests/a.yml` tests
+//! `repo/filters/`).
 
 mod case_file;
 mod compare;
@@ -169,7 +170,7 @@ fn group_by_config(
             None => match default_config(&file) {
                 Some(folder) => ConfigSource::Paths(vec![folder]),
                 None => {
-                    let message = "no *.conf files in its folder or above: use -f CONFIG";
+                    let message = "no *.conf files in its folder, above it, or in a filters/ folder beside them: use -f CONFIG";
                     tally.fail(options, &file, message);
                     continue;
                 }
@@ -183,11 +184,13 @@ fn group_by_config(
     groups
 }
 
-/// The nearest folder holding `*.conf` files, from the test file's own folder upwards:
-/// `filters/apache/tests/access.yml` tests `filters/apache/` when `tests/` holds no config.
+/// The config for a test file: from the test file's own folder upwards, the first folder
+/// holding `*.conf` files, or else a `filters/` folder beside it that does
+/// (`filters/apache/tests/access.yml` tests `filters/apache/`; `repo/tests/a.yml` tests
+/// `repo/filters/`). The walk follows the path as given, so it ends at its first component.
 fn default_config(file: &Path) -> Option<PathBuf> {
-    let mut folder = file.parent();
-    while let Some(dir) = folder {
+    let start = file.parent().unwrap_or(Path::new(""));
+    start.ancestors().find_map(|dir| {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
@@ -196,9 +199,9 @@ fn default_config(file: &Path) -> Option<PathBuf> {
         if has_conf_files(dir) {
             return Some(dir.to_path_buf());
         }
-        folder = dir.parent();
-    }
-    None
+        let filters = dir.join("filters");
+        has_conf_files(&filters).then_some(filters)
+    })
 }
 
 fn has_conf_files(dir: &Path) -> bool {
@@ -552,6 +555,23 @@ mod tests {
         assert!(
             bare.as_ref().is_none_or(|found| !found.starts_with(root)),
             "{bare:?}"
+        );
+        std::fs::create_dir_all(root.join("repo/tests")).unwrap();
+        std::fs::create_dir_all(root.join("repo/filters")).unwrap();
+        std::fs::write(root.join("repo/filters/10.conf"), "filter {}").unwrap();
+        assert_eq!(
+            default_config(&root.join("repo/tests/x.yml")),
+            Some(root.join("repo/filters"))
+        );
+    }
+
+    #[test]
+    fn a_relative_path_without_config_ends_the_search() {
+        // Walking up "" used to loop for ever between "" and ".".
+        assert_eq!(default_config(Path::new("no-such-dir-xyz/x.yml")), None);
+        assert_eq!(
+            default_config(Path::new("x.yml")),
+            has_conf_files(Path::new(".")).then(|| PathBuf::from("."))
         );
     }
 
