@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json, no_env};
+use common::{filter_build_error as build_error, graph, json, no_env, tags};
 
 use std::sync::Arc;
 
@@ -40,17 +40,6 @@ fn ts(e: &Event, path: &str) -> String {
     match e.get(&FieldPath::parse(path).unwrap()) {
         Some(Value::Timestamp(t)) => t.to_string(),
         other => panic!("{path} is {other:?}"),
-    }
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
     }
 }
 

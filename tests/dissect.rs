@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
-use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
+use sluice::event::{Event, Map, Text, Timestamp, Value};
 
 fn event(fields: &str) -> Event {
     match json(fields) {
@@ -46,23 +46,8 @@ fn dissect(pattern: &str, message: &str) -> Event {
     )
 }
 
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
 fn str_of<'e>(e: &'e Event, path: &str) -> Option<&'e str> {
     get(e, path).and_then(Value::as_str)
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
-    }
 }
 
 /// Asserts `(field, value)` pairs; `None` means absent.

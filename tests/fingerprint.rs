@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -29,25 +29,10 @@ fn run(filters: &str, fields: &str) -> Event {
     batch.pop().unwrap()
 }
 
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
 fn get_str<'e>(e: &'e Event, path: &str) -> &'e str {
     match get(e, path) {
         Some(Value::Str(s)) => s,
         other => panic!("{path} is {other:?}, not a string"),
-    }
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
     }
 }
 

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use sluice::event::{Event, FieldPath, Timestamp, Value};
+use sluice::event::{Event, Timestamp, Value};
 
 /// The folder holding the test databases, written on first use.
 fn databases() -> &'static PathBuf {
@@ -57,25 +57,10 @@ fn run(filters: &str, fields: &str) -> Event {
     batch.pop().unwrap()
 }
 
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
 /// Asserts that `path` holds exactly the JSON `want` (`None`: absent).
 #[track_caller]
 fn expect(e: &Event, path: &str, want: Option<&str>) {
     assert_eq!(get(e, path), want.map(json).as_ref(), "field {path}");
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
-    }
 }
 
 fn geoip(options: &str) -> String {

@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
 use std::process::Command;
 
 use bytes::Bytes;
-use sluice::event::{Event, FieldPath, Text, Timestamp, Value};
+use sluice::event::{Event, Text, Timestamp, Value};
 
 fn event(fields: &str) -> Event {
     match json(fields) {
@@ -35,27 +35,12 @@ fn grok(options: &str, message: &str) -> Event {
     batch.pop().expect("the event was dropped")
 }
 
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
 /// Asserts that each `(path, JSON)` pair holds in `e`; `None` means absent.
 #[track_caller]
 fn expect(e: &Event, expected: &[(&str, Option<&str>)]) {
     for (path, value) in expected {
         let want = value.map(json);
         assert_eq!(get(e, path), want.as_ref(), "field {path}");
-    }
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
     }
 }
 

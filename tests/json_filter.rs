@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
 use sluice::event::json::event_to_string;
-use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
+use sluice::event::{Event, Map, Text, Timestamp, Value};
 
 /// An event stamped at second 0, so a changed `@timestamp` shows.
 fn event_with(field: &str, value: Value) -> Event {
@@ -25,21 +25,6 @@ fn run_event(filters: &str, e: Event) -> Event {
 /// Runs `filters` on an event whose `message` is `message`.
 fn run(filters: &str, message: &str) -> Event {
     run_event(filters, event_with("message", Value::from(message)))
-}
-
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
-    }
 }
 
 #[track_caller]

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
-use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
+use sluice::event::{Event, Map, Text, Timestamp, Value};
 
 fn event_with(field: &str, value: Value) -> Event {
     let mut map = Map::new();
@@ -30,21 +30,6 @@ fn run_fields(filters: &str, fields: &str) -> Event {
     match json(fields) {
         Value::Map(map) => run_event(filters, Event::from_fields(map, Timestamp::from_secs(0))),
         other => panic!("not an object: {other:?}"),
-    }
-}
-
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
     }
 }
 

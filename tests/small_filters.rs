@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
-use sluice::event::{Event, FieldPath, Timestamp, Value};
+use sluice::event::{Event, Timestamp, Value};
 
 fn event(fields: &str) -> Event {
     match json(fields) {
@@ -27,21 +27,6 @@ fn run(filters: &str, fields: &str) -> Event {
     let mut out = run_batch(filters, &[fields]);
     assert_eq!(out.len(), 1, "expected one event out, got {out:?}");
     out.pop().unwrap()
-}
-
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
-    }
 }
 
 /// Asserts each `(path, JSON)` pair; `None` means absent.

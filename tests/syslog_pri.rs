@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{json, no_env};
+use common::{get, json, no_env, tags};
 
 use sluice::config::options::EcsCompatibility;
 use sluice::config::{parse, ParseOptions, SourceMap};
-use sluice::event::{Event, FieldPath, Timestamp, Value};
+use sluice::event::{Event, Timestamp, Value};
 use sluice::plan::{build_with, BuildSettings};
 
 fn event(fields: &str) -> Event {
@@ -41,21 +41,6 @@ fn run(filters: &str, fields: &str) -> Event {
         .filters
         .process(&mut batch);
     batch.pop().expect("the event survives")
-}
-
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
-    }
 }
 
 /// The four output fields of one naming mode.

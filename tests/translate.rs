@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sluice::event::{Event, FieldPath, Timestamp, Value};
+use sluice::event::{Event, Timestamp, Value};
 use sluice::plan::FilterGraph;
 
 fn event(fields: &str) -> Event {
@@ -31,27 +31,12 @@ fn run(filters: &str, fields: &str) -> Event {
     process(&graph(filters), fields)
 }
 
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
 /// Asserts that each `(path, JSON)` pair holds in `e`; `None` means absent.
 #[track_caller]
 fn expect(e: &Event, expected: &[(&str, Option<&str>)]) {
     for (path, value) in expected {
         let want = value.map(json);
         assert_eq!(get(e, path), want.as_ref(), "field {path}");
-    }
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
     }
 }
 

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, graph, json};
+use common::{filter_build_error as build_error, get, graph, json, tags};
 
-use sluice::event::{Event, FieldPath, Text, Timestamp, Value};
+use sluice::event::{Event, Text, Timestamp, Value};
 use sluice::plan::FilterGraph;
 
 fn event(fields: &str) -> Event {
@@ -32,10 +32,6 @@ fn parse(filters: &str, ua: &str) -> Event {
     e
 }
 
-fn get<'e>(e: &'e Event, path: &str) -> Option<&'e Value> {
-    e.get(&FieldPath::parse(path).unwrap())
-}
-
 /// Asserts string fields (`None`: absent).
 #[track_caller]
 fn expect(e: &Event, expected: &[(&str, Option<&str>)]) {
@@ -45,17 +41,6 @@ fn expect(e: &Event, expected: &[(&str, Option<&str>)]) {
             *want,
             "field {path}"
         );
-    }
-}
-
-fn tags(e: &Event) -> Vec<String> {
-    match e.get_field("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().unwrap_or("?").to_string())
-            .collect(),
-        None => Vec::new(),
-        Some(other) => panic!("tags is {other:?}"),
     }
 }
 

@@ -49,3 +49,22 @@ pub fn filter_build_error(filters: &str) -> String {
 pub fn json(text: &str) -> sluice::event::Value {
     sluice::event::json::parse_value(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
+
+/// The value at a field reference (`[a][b]` or a bare name) of `e`.
+#[allow(dead_code)]
+pub fn get<'e>(e: &'e sluice::event::Event, path: &str) -> Option<&'e sluice::event::Value> {
+    e.get(&sluice::event::FieldPath::parse(path).unwrap())
+}
+
+/// The event's tags as strings (none: empty).
+#[allow(dead_code)]
+pub fn tags(e: &sluice::event::Event) -> Vec<String> {
+    match e.get_field("tags") {
+        Some(sluice::event::Value::Array(items)) => items
+            .iter()
+            .map(|t| t.as_str().unwrap_or("?").to_string())
+            .collect(),
+        None => Vec::new(),
+        Some(other) => panic!("tags is {other:?}"),
+    }
+}
