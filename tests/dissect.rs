@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, get, graph, json, tags};
+use common::{filter_build_error as build_error, get, graph, json, run_event, tags};
 
 use sluice::event::{Event, Map, Text, Timestamp, Value};
 
@@ -19,14 +19,6 @@ fn message_event(message: &str) -> Event {
     let mut map = Map::new();
     map.insert(Text::new("message"), Value::from(message));
     Event::from_fields(map, Timestamp::from_secs(0))
-}
-
-/// Runs one event through `filters`; it must survive.
-fn run_event(filters: &str, e: Event) -> Event {
-    let mut batch = vec![e];
-    graph(filters).process(&mut batch);
-    assert_eq!(batch.len(), 1, "the event was lost");
-    batch.pop().unwrap()
 }
 
 fn run(filters: &str, fields: &str) -> Event {

@@ -3,24 +3,10 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, get, graph, json, tags};
+use common::{event_with, filter_build_error as build_error, get, graph, json, run_event, tags};
 
 use sluice::event::json::event_to_string;
-use sluice::event::{Event, Map, Text, Timestamp, Value};
-
-/// An event stamped at second 0, so a changed `@timestamp` shows.
-fn event_with(field: &str, value: Value) -> Event {
-    let mut map = Map::new();
-    map.insert(Text::new(field), value);
-    Event::from_fields(map, Timestamp::from_secs(0))
-}
-
-fn run_event(filters: &str, e: Event) -> Event {
-    let mut batch = vec![e];
-    graph(filters).process(&mut batch);
-    assert_eq!(batch.len(), 1, "the event was lost");
-    batch.pop().unwrap()
-}
+use sluice::event::{Event, Text, Timestamp, Value};
 
 /// Runs `filters` on an event whose `message` is `message`.
 fn run(filters: &str, message: &str) -> Event {

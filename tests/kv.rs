@@ -3,22 +3,9 @@
 
 mod common;
 
-use common::{filter_build_error as build_error, get, graph, json, tags};
+use common::{event_with, filter_build_error as build_error, get, json, run_event, tags};
 
 use sluice::event::{Event, Map, Text, Timestamp, Value};
-
-fn event_with(field: &str, value: Value) -> Event {
-    let mut map = Map::new();
-    map.insert(Text::new(field), value);
-    Event::from_fields(map, Timestamp::from_secs(0))
-}
-
-fn run_event(filters: &str, e: Event) -> Event {
-    let mut batch = vec![e];
-    graph(filters).process(&mut batch);
-    assert_eq!(batch.len(), 1, "the event was lost");
-    batch.pop().unwrap()
-}
 
 /// Runs `filters` on an event whose `message` is `message`.
 fn run(filters: &str, message: &str) -> Event {

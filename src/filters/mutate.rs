@@ -108,7 +108,7 @@ pub enum MutateError {
     },
     #[error("strip: cannot strip a {0}, only strings")]
     StripNonString(&'static str),
-    #[error("the gsub pattern `{0}` is not a valid regex: {1}")]
+    #[error("gsub: the pattern `{0}` is not a valid regex: {1}")]
     Regex(String, String),
 }
 
@@ -204,14 +204,14 @@ impl Builder<'_, '_> {
     }
 
     fn fail(&mut self, option: &str, message: impl std::fmt::Display) {
-        let message = message.to_string();
-        // Some messages already name the operation (they are also logged at run time).
-        let message = if message.starts_with(&format!("the {option} ")) {
-            format!("mutate: {message}")
-        } else {
-            format!("mutate: {option}: {message}")
-        };
+        let message = format!("mutate: {option}: {message}");
         self.errors.extend(self.args.error(option, message));
+    }
+
+    /// A [`MutateError`] already names its operation (it is also logged at run time).
+    fn fail_with(&mut self, option: &str, error: MutateError) {
+        self.errors
+            .extend(self.args.error(option, format!("mutate: {error}")));
     }
 
     fn path(&mut self, option: &str, field: &str) -> Option<FieldPath> {
@@ -261,7 +261,7 @@ impl Builder<'_, '_> {
         } else {
             gsub_regex(needle)
                 .map(Needle::Fixed)
-                .map_err(|e| self.fail("gsub", e))
+                .map_err(|e| self.fail_with("gsub", e))
                 .ok()
         };
         let replacement = match self.template("gsub", replacement)? {

@@ -68,3 +68,20 @@ pub fn tags(e: &sluice::event::Event) -> Vec<String> {
         Some(other) => panic!("tags is {other:?}"),
     }
 }
+
+/// An event holding one field, stamped at second 0 (so a changed `@timestamp` shows).
+#[allow(dead_code)]
+pub fn event_with(field: &str, value: sluice::event::Value) -> sluice::event::Event {
+    let mut map = sluice::event::Map::new();
+    map.insert(sluice::event::Text::new(field), value);
+    sluice::event::Event::from_fields(map, sluice::event::Timestamp::from_secs(0))
+}
+
+/// Runs one event through `filter { FILTERS }`; it must survive.
+#[allow(dead_code)]
+pub fn run_event(filters: &str, e: sluice::event::Event) -> sluice::event::Event {
+    let mut batch = vec![e];
+    graph(filters).process(&mut batch);
+    assert_eq!(batch.len(), 1, "the event was lost");
+    batch.pop().unwrap()
+}
