@@ -1,41 +1,56 @@
-//! Finds the uap-core `regexes.yaml` that the `uaparser` dependency ships in its package
-//! (`src/core/regexes.yaml`) and hands its path to the crate as `SLUICE_UAP_REGEXES`, so the
-//! `useragent` filter embeds the maintained regexes without a copy in this repository.
+//! Finds data files that dependencies ship in their packages and hands their paths to the crate,
+//! so the filters embed maintained data without a copy in this repository:
+//! - `SLUICE_UAP_REGEXES`: uap-core's `regexes.yaml` from `uaparser` (`src/core/regexes.yaml`),
+//!   for the `useragent` filter;
+//! - `SLUICE_GROK_ECS_V1_PATTERNS`: the folder of logstash-patterns-core's ecs-v1 pattern files
+//!   as Elasticsearch's grok ships them, from `grok-rs` (`src/patterns`), for the `grok` filter.
 //!
-//! The path comes from `cargo metadata`: the package's `manifest_path` is where Cargo unpacked
-//! it, whatever the registry or vendoring setup.
+//! Paths come from `cargo metadata`: a package's `manifest_path` is where Cargo unpacked it,
+//! whatever the registry or vendoring setup.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=Cargo.lock");
-    let regexes = uaparser_dir().join("src/core/regexes.yaml");
-    if !regexes.is_file() {
-        panic!(
-            "build.rs: {} not found; the uaparser package no longer ships uap-core's regexes.yaml",
-            regexes.display()
-        );
-    }
-    println!("cargo:rerun-if-changed={}", regexes.display());
-    println!("cargo:rustc-env=SLUICE_UAP_REGEXES={}", regexes.display());
+    let regexes = package_dir("uaparser").join("src/core/regexes.yaml");
+    export("SLUICE_UAP_REGEXES", &regexes, regexes.is_file());
+    let ecs_v1 = package_dir("grok-rs").join("src/patterns");
+    export(
+        "SLUICE_GROK_ECS_V1_PATTERNS",
+        &ecs_v1,
+        ecs_v1.join("grok-patterns").is_file(),
+    );
 }
 
-/// The folder of the `uaparser` package Cargo resolved for this build: from `cargo metadata`
+/// Hands `path` to the crate as environment variable `name`, or stops the build when the
+/// dependency no longer ships it (`found` false).
+fn export(name: &str, path: &Path, found: bool) {
+    if !found {
+        panic!(
+            "build.rs: {} not found; the package no longer ships it",
+            path.display()
+        );
+    }
+    println!("cargo:rerun-if-changed={}", path.display());
+    println!("cargo:rustc-env={name}={}", path.display());
+}
+
+/// The folder of package `name` as Cargo resolved it for this build: from `cargo metadata`
 /// (offline: the build has downloaded it), or, when that fails (say, dev-dependencies not yet
 /// downloaded), from the registry sources under `CARGO_HOME` for the version in Cargo.lock.
-fn uaparser_dir() -> PathBuf {
+fn package_dir(name: &str) -> PathBuf {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo");
-    match from_metadata(&manifest_dir) {
+    match from_metadata(&manifest_dir, name) {
         Ok(dir) => dir,
-        Err(metadata_error) => from_registry(&manifest_dir).unwrap_or_else(|| {
-            panic!("build.rs: cannot find the uaparser package: {metadata_error}")
+        Err(metadata_error) => from_registry(&manifest_dir, name).unwrap_or_else(|| {
+            panic!("build.rs: cannot find the {name} package: {metadata_error}")
         }),
     }
 }
 
-fn from_metadata(manifest_dir: &str) -> Result<PathBuf, String> {
+fn from_metadata(manifest_dir: &str, name: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command.args(["metadata", "--format-version", "1", "--offline", "--locked"]);
@@ -54,18 +69,18 @@ fn from_metadata(manifest_dir: &str) -> Result<PathBuf, String> {
         ));
     }
     let json = String::from_utf8_lossy(&output.stdout);
-    let manifest = manifest_path_of(&json, "uaparser")
-        .ok_or("the uaparser package is not in `cargo metadata`'s output")?;
+    let manifest = manifest_path_of(&json, name)
+        .ok_or_else(|| format!("the {name} package is not in `cargo metadata`'s output"))?;
     PathBuf::from(manifest)
         .parent()
         .map(PathBuf::from)
         .ok_or_else(|| "a manifest path without a folder".to_string())
 }
 
-/// `$CARGO_HOME/registry/src/*/uaparser-VERSION`, VERSION from Cargo.lock.
-fn from_registry(manifest_dir: &str) -> Option<PathBuf> {
+/// `$CARGO_HOME/registry/src/*/NAME-VERSION`, VERSION from Cargo.lock.
+fn from_registry(manifest_dir: &str, name: &str) -> Option<PathBuf> {
     let lock = std::fs::read_to_string(PathBuf::from(manifest_dir).join("Cargo.lock")).ok()?;
-    let entry = &lock[lock.find("name = \"uaparser\"\n")?..];
+    let entry = &lock[lock.find(&format!("name = \"{name}\"\n"))?..];
     let version = entry
         .lines()
         .nth(1)?
@@ -77,7 +92,7 @@ fn from_registry(manifest_dir: &str) -> Option<PathBuf> {
     std::fs::read_dir(home.join("registry/src"))
         .ok()?
         .flatten()
-        .map(|index| index.path().join(format!("uaparser-{version}")))
+        .map(|index| index.path().join(format!("{name}-{version}")))
         .find(|dir| dir.is_dir())
 }
 

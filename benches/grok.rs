@@ -2,7 +2,8 @@
 //! as a pipeline worker runs it, every capture stored in the event). Criterion reports
 //! elements per second, i.e. lines per second on one core.
 //!
-//! - `COMBINEDAPACHELOG` over the Apache corpus (every line matches);
+//! - `COMBINEDAPACHELOG` over the Apache corpus (every line matches), with the legacy pattern
+//!   set and with the ECS set (nested `[source][address]`-style fields, Logstash 8's default);
 //! - `SYSLOGLINE` over the syslog corpora (filebeat's system/syslog samples and rsyslog's
 //!   test lines with their `<PRI>` removed);
 //! - failing matches, the regex engines' worst case: `COMBINEDAPACHELOG` over syslog lines
@@ -43,9 +44,14 @@ fn no_env(_: &str) -> Option<String> {
     None
 }
 
-/// The filter graph of `filter { grok { OPTIONS } }`.
+/// The filter graph of `filter { grok { OPTIONS } }` with the legacy pattern set.
 fn grok(options: &str) -> FilterGraph {
-    let text = format!("filter {{ grok {{ {options} ecs_compatibility => disabled }} }}");
+    grok_with(options, "disabled")
+}
+
+/// The filter graph of `filter { grok { OPTIONS } }` with `ecs_compatibility => ECS`.
+fn grok_with(options: &str, ecs: &str) -> FilterGraph {
+    let text = format!("filter {{ grok {{ {options} ecs_compatibility => {ecs} }} }}");
     let sources = SourceMap::single("bench.conf", &text);
     let ast = parse(&sources, ParseOptions::default()).expect("bench config parses");
     plan::build(&ast, &no_env)
@@ -191,6 +197,14 @@ fn grok_benches(c: &mut Criterion) {
     let syslog = Lines::new(&syslog_lines());
     let combined = grok(r#"match => { "message" => "%{COMBINEDAPACHELOG}" }"#);
     bench(c, "COMBINEDAPACHELOG", &combined, &apache, Some(1.0));
+    let combined_ecs = grok_with(r#"match => { "message" => "%{COMBINEDAPACHELOG}" }"#, "v8");
+    bench(
+        c,
+        "COMBINEDAPACHELOG/ecs-v1",
+        &combined_ecs,
+        &apache,
+        Some(1.0),
+    );
     let sysline = grok(r#"match => { "message" => "%{SYSLOGLINE}" }"#);
     bench(c, "SYSLOGLINE", &sysline, &syslog, None);
     bench(

@@ -86,7 +86,10 @@ fn target_puts_captures_under_a_field() {
         ("[@metadata][grok]", "[@metadata][grok]"),
     ] {
         let e = grok(
-            &format!(r#"match => {{ "message" => "%{{SYSLOGLINE}}" }} target => "{target}""#),
+            &format!(
+                r#"match => {{ "message" => "%{{SYSLOGLINE}}" }} target => "{target}"
+                   ecs_compatibility => disabled"#
+            ),
             SYSLOG,
         );
         assert!(tags(&e).is_empty());
@@ -109,7 +112,7 @@ fn target_puts_captures_under_a_field() {
 #[test]
 fn syslog5424_optional_parts_that_did_not_take_part_are_not_set() {
     let e = grok(
-        r#"match => { "message" => "%{SYSLOG5424LINE}" }"#,
+        r#"match => { "message" => "%{SYSLOG5424LINE}" } ecs_compatibility => disabled"#,
         "<191>1 2009-06-30T18:30:00+02:00 paxton.local grokdebug - - [id1 foo=\"bar\"] No process ID.",
     );
     assert!(tags(&e).is_empty());
@@ -540,7 +543,9 @@ fn patterns_too_large_for_pcre2_share_their_repeated_parts() {
     let apache = "%{COMBINEDAPACHELOG}";
     let pattern = format!("{}|x %{{WORD:w}}", [apache; 8].join("|"));
     let line = r#"83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /a.png HTTP/1.1" 200 203023 "-" "Mozilla/5.0""#;
-    let e = grok(&format!("match => {{ \"message\" => '{pattern}' }}"), line);
+    let options =
+        format!("match => {{ \"message\" => '{pattern}' }} ecs_compatibility => disabled");
+    let e = grok(&options, line);
     assert!(tags(&e).is_empty(), "{:?}", tags(&e));
     expect(
         &e,
@@ -681,7 +686,7 @@ fn a_missing_patterns_dir_is_a_build_error() {
 // ---- the ECS pattern set --------------------------------------------------------------------
 
 #[test]
-fn ecs_modes_use_the_legacy_set_until_the_ecs_set_is_bundled() {
+fn ecs_modes_use_the_ecs_v1_set() {
     for mode in ["v1", "v8"] {
         let e = grok(
             &format!(
@@ -689,44 +694,84 @@ fn ecs_modes_use_the_legacy_set_until_the_ecs_set_is_bundled() {
             ),
             SYSLOG,
         );
+        assert!(tags(&e).is_empty(), "{:?}", tags(&e));
         expect(
             &e,
             &[
-                ("logsource", Some(r#""evita""#)),
-                ("[host][hostname]", None),
+                ("[host][hostname]", Some(r#""evita""#)),
+                ("[process][name]", Some(r#""postfix/smtpd""#)),
+                ("[process][pid]", Some("1713")),
+                ("timestamp", Some(r#""Mar 16 00:01:25""#)),
+                ("logsource", None),
+                ("program", None),
             ],
         );
     }
 }
 
 #[test]
-fn the_ecs_fallback_is_announced_once_per_process() {
-    let config = r#"filter {
-        grok { match => { "message" => "%{WORD:a}" } }
-        grok { match => { "message" => "%{WORD:b}" } ecs_compatibility => v1 }
-    }"#;
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["check", "-e", config])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run sluice");
-    assert!(out.status.success(), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let warnings = stderr
-        .lines()
-        .filter(|l| l.contains("ECS pattern set, which is not bundled"))
-        .count();
-    assert_eq!(warnings, 1, "{stderr}");
-    assert!(stderr.contains("legacy field names"), "{stderr}");
-
-    let disabled = r#"filter { grok { match => { "message" => "%{WORD:a}" } ecs_compatibility => disabled } }"#;
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["check", "-e", disabled])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run sluice");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("ECS pattern set"),
-        "{out:?}"
+fn the_ecs_set_reads_elasticsearch_dotted_names_as_nested_fields() {
+    let line = r#"83.149.9.216 - a.user [17/May/2015:10:05:03 +0000] "GET /a.png HTTP/1.1" 200 203023 "-" "Mozilla/5.0""#;
+    let e = grok(
+        r#"match => { "message" => "%{COMBINEDAPACHELOG}" } ecs_compatibility => v8"#,
+        line,
     );
+    assert!(tags(&e).is_empty(), "{:?}", tags(&e));
+    expect(
+        &e,
+        &[
+            ("[source][address]", Some(r#""83.149.9.216""#)),
+            ("[user][name]", Some(r#""a.user""#)),
+            ("[http][request][method]", Some(r#""GET""#)),
+            ("[http][response][status_code]", Some("200")),
+            // `:long` in Elasticsearch's copy, `:int` in Logstash's: a number either way.
+            ("[http][response][body][bytes]", Some("203023")),
+            ("[user_agent][original]", Some(r#""Mozilla/5.0""#)),
+            ("clientip", None),
+        ],
+    );
+}
+
+/// `sluice run` with `-e`, one line on stdin, events as JSON lines.
+fn run_cli(extra: &[&str], config: &str, line: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-e", config])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sluice");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{line}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("sluice ends");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_pipeline_setting_chooses_the_set_grok_starts_from() {
+    let config = r#"input { stdin {} }
+        filter { grok { match => { "message" => "%{SYSLOGLINE}" } } }
+        output { stdout { codec => json_lines } }"#;
+    let default = run_cli(&[], config, SYSLOG);
+    assert!(
+        default.contains(r#""process":{"name":"postfix/smtpd","pid":1713}"#),
+        "{default}"
+    );
+    assert!(!default.contains(r#""program""#), "{default}");
+    let legacy = run_cli(
+        &["--pipeline.ecs_compatibility", "disabled"],
+        config,
+        SYSLOG,
+    );
+    assert!(legacy.contains(r#""program":"postfix/smtpd""#), "{legacy}");
+    assert!(legacy.contains(r#""logsource":"evita""#), "{legacy}");
+    assert!(!legacy.contains(r#""process""#), "{legacy}");
 }

@@ -5,14 +5,12 @@
 //! config text, the case's input is the `message` of an event, and every expectation of the
 //! case is checked on the event that comes out.
 //!
-//! Left out: the 185 cases whose `ecs` is `v1`. They need logstash-patterns-core's ecs-v1
-//! pattern set, which sluice does not bundle yet (grok falls back to the legacy set with a
-//! warning); they can run once that set is bundled.
-//!
-//! Every case for the legacy set (`ecs` is `disabled`) or for either set (`ecs` is `null`) must
-//! pass, except [`PATTERN_COPY_DIVERGENCES`]: cases whose definitions differ in the `grok`
-//! crate's copy of the legacy set (older versions, ECS versions in their place). Those must
-//! still fail, so the list shrinks as soon as the bundled set is corrected.
+//! Each case runs under its own `ecs` mode: `v1` cases with the ECS set, `disabled` and `null`
+//! (outside any ECS context in the spec, so the spec helper's legacy default) with the legacy
+//! set. Every case must pass, except [`PATTERN_COPY_DIVERGENCES`]: legacy cases whose
+//! definitions differ in the `grok` crate's copy of the legacy set (older versions, ECS versions
+//! in their place). Those must still fail, so the list shrinks as soon as the bundled set is
+//! corrected.
 
 mod common;
 
@@ -27,9 +25,6 @@ use sluice::event::{Event, FieldPath, Map, Text, Timestamp, Value};
 use sluice::plan::FilterGraph;
 
 const CASES: &str = "../shared/compat/grok_cases.jsonl";
-
-/// How many `v1` cases the file holds (checked, so the comment above stays true).
-const ECS_V1_CASES: usize = 185;
 
 /// Cases (by spec source line) that fail because the `grok` crate's copy of the legacy pattern
 /// set is not logstash-patterns-core v4.3.1; see `src/filters/grok/patterns.rs`.
@@ -61,7 +56,7 @@ const PATTERN_COPY_DIVERGENCES: &[&str] = &[
 ];
 
 #[test]
-fn logstash_patterns_core_spec_cases_pass_for_the_legacy_set_as_bundled() {
+fn logstash_patterns_core_spec_cases_pass() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CASES);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -70,33 +65,32 @@ fn logstash_patterns_core_spec_cases_pass_for_the_legacy_set_as_bundled() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    let (v1, legacy): (Vec<&Json>, Vec<&Json>) =
-        cases.iter().partition(|c| c["ecs"].as_str() == Some("v1"));
-    assert_eq!(
-        v1.len(),
-        ECS_V1_CASES,
-        "update the count of left-out v1 cases"
-    );
-    assert!(!legacy.is_empty());
+    let runs: Vec<(&Json, &str)> = cases
+        .iter()
+        .flat_map(|case| modes_of(case).iter().map(move |mode| (case, *mode)))
+        .collect();
+    for mode in ["disabled", "v1"] {
+        assert!(runs.iter().any(|(_, m)| *m == mode), "no {mode} cases");
+    }
 
     let mut graphs: BTreeMap<String, Result<FilterGraph, String>> = BTreeMap::new();
-    let mut per_file: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut per_file: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut diverged = 0;
-    for case in legacy {
-        let config = config_of(case);
+    for (case, mode) in runs {
+        let config = config_of(case, mode);
         let graph = graphs
             .entry(config.clone())
             .or_insert_with(|| common::build_plan(&config, &no_env).map(|p| p.filters));
         let source = case["source"].as_str().unwrap_or("?");
         let file = source.split(':').next().unwrap_or(source);
-        let counts = per_file.entry(file).or_default();
+        let counts = per_file.entry((file, mode)).or_default();
         counts.1 += 1;
         let result = match graph {
             Ok(graph) => check_case(graph, case),
             Err(e) => Err(format!("did not build:\n{e}")),
         };
-        let diverges = PATTERN_COPY_DIVERGENCES.contains(&source);
+        let diverges = mode == "disabled" && PATTERN_COPY_DIVERGENCES.contains(&source);
         match (result, diverges) {
             (Ok(()), false) => counts.0 += 1,
             (Err(_), true) => diverged += 1,
@@ -104,17 +98,17 @@ fn logstash_patterns_core_spec_cases_pass_for_the_legacy_set_as_bundled() {
                 "{source} now passes: remove it from PATTERN_COPY_DIVERGENCES"
             )),
             (Err(why), false) => failures.push(format!(
-                "{source} {} on {:?}: {why}",
+                "{source} ({mode}) {} on {:?}: {why}",
                 case["pattern"], case["input"]
             )),
         }
     }
-    for (file, (passed, total)) in &per_file {
-        println!("{file}: {passed}/{total}");
+    for ((file, mode), (passed, total)) in &per_file {
+        println!("{file} ({mode}): {passed}/{total}");
     }
     let total: usize = per_file.values().map(|c| c.1).sum();
     println!(
-        "all legacy cases: {}/{total} ({diverged} diverge with the grok crate's pattern copy)",
+        "all runs: {}/{total} ({diverged} diverge with the grok crate's legacy copy)",
         total - failures.len() - diverged
     );
     assert!(
@@ -125,16 +119,24 @@ fn logstash_patterns_core_spec_cases_pass_for_the_legacy_set_as_bundled() {
     );
 }
 
+/// The `ecs_compatibility` modes a case runs under: its own; a case outside any ECS context
+/// (`null`) runs under the spec helper's default, the legacy set (its expectations use legacy
+/// field names, e.g. `program` for `%{SYSLOGLINE}`).
+fn modes_of(case: &Json) -> &'static [&'static str] {
+    match case["ecs"].as_str() {
+        Some("v1") => &["v1"],
+        Some("disabled") | None => &["disabled"],
+        Some(other) => panic!("unknown ecs mode {other:?} in {case}"),
+    }
+}
+
 /// The pipeline config for a case: the spec helper's `match => ["message", pattern]`, the
-/// legacy set when the case asks for it, and the case's extra options.
-fn config_of(case: &Json) -> String {
+/// pattern set of `mode`, and the case's extra options.
+fn config_of(case: &Json, mode: &str) -> String {
     let mut options = format!(
-        "match => {{ \"message\" => {} }}",
+        "match => {{ \"message\" => {} }}\n ecs_compatibility => {mode}",
         quote(str_of(&case["pattern"]))
     );
-    if case["ecs"].as_str() == Some("disabled") {
-        options.push_str("\n ecs_compatibility => disabled");
-    }
     if let Some(extra) = case["grok_options"].as_object() {
         for (name, value) in extra {
             let value = match value {

@@ -2,7 +2,7 @@
 //! of text, compatible with Logstash's logstash-filter-grok.
 //!
 //! Layout:
-//! - `patterns`: the pattern sets (legacy logstash-patterns-core, the ECS fallback,
+//! - `patterns`: the pattern sets (logstash-patterns-core's legacy and ecs-v1 sets,
 //!   `patterns_dir` files, `pattern_definitions`);
 //! - `expand`: `%{NAME:field:type}` references to Oniguruma regex text, as Logstash builds it;
 //! - `syntax`: that regex text parsed with Ruby's rules;
@@ -37,7 +37,6 @@ pub mod patterns;
 mod syntax;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -276,14 +275,6 @@ fn compile_match(
     }
 }
 
-/// The message logged once per process when an ECS mode has to use the legacy patterns.
-pub const ECS_FALLBACK_WARNING: &str = "grok: ecs_compatibility v1/v8 (v8 is the default) \
-    selects logstash-patterns-core's ECS pattern set, which is not bundled: using the legacy \
-    patterns instead, so captures get legacy field names (`clientip`, `verb`, ...), not ECS \
-    ones (`[source][address]`, `[http][request][method]`, ...). Set `ecs_compatibility => \
-    disabled` to choose the legacy set explicitly, or load the ecs-v1 pattern files with \
-    `patterns_dir`.";
-
 /// The definitions this filter compiles against: built-in set, `patterns_dir` files, then
 /// `pattern_definitions`, later ones winning.
 fn pattern_set(
@@ -291,14 +282,7 @@ fn pattern_set(
     options: &GrokOptions,
     ecs: EcsCompatibility,
 ) -> Result<PatternSet, Diagnostics> {
-    let bundled = patterns::bundled(ecs);
-    if bundled.ecs_fallback {
-        static WARNED: AtomicBool = AtomicBool::new(false);
-        if !WARNED.swap(true, Ordering::Relaxed) {
-            tracing::warn!("{ECS_FALLBACK_WARNING}");
-        }
-    }
-    let mut set = PatternSet::new(bundled.definitions);
+    let mut set = PatternSet::new(patterns::bundled(ecs).definitions);
     let glob = options.patterns_files_glob.as_deref().unwrap_or("*");
     patterns::pattern_files(&options.patterns_dir, glob)
         .and_then(|files| patterns::load_files(&mut set, &files))
