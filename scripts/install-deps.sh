@@ -55,6 +55,8 @@ need_component clippy clippy
 # --- System packages (apt) ------------------------------------------------------------------
 # openssl: tests/fingerprint.rs checks digests against the openssl command line.
 need_cmd openssl || need_apt openssl
+# libssl-dev and pkg-config: the elasticsearch client's TLS (native-tls) links OpenSSL.
+need_apt libssl-dev pkg-config
 
 # --- Python / npm tools ---------------------------------------------------------------------
 # python3 with mmdb-writer: tests/support/make_mmdb.py writes the MaxMind databases that

@@ -16,11 +16,14 @@
 //! - [`inputs`], [`codecs`], [`filters`], [`outputs`]: the plugins, one file each.
 //! - [`pipeline`]: the runtime: queues, worker threads, shutdown.
 //! - [`settings`]: `--settings FILE` and the command-line flags it mirrors.
+//! - [`dlq`]: the dead letter queue outputs write undeliverable events to.
+//! - [`standin`]: stand-ins for servers tests need (Elasticsearch).
 //! - [`cli`]: the `sluice` command.
 
 pub mod cli;
 pub mod codecs;
 pub mod config;
+pub mod dlq;
 pub mod event;
 pub mod filters;
 pub mod inputs;
@@ -29,3 +32,4 @@ pub mod pipeline;
 pub mod plan;
 pub mod registry;
 pub mod settings;
+pub mod standin;

@@ -41,6 +41,11 @@ pub struct CodecSpec {
 
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
+        name: "dead_letter_queue",
+        default_codec: "plain",
+        build: inputs::dead_letter_queue::build,
+    },
+    InputSpec {
         name: "generator",
         default_codec: "plain",
         build: inputs::generator::build,

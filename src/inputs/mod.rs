@@ -7,6 +7,7 @@
 //!
 //! The types here are all an input needs: inputs never import the pipeline runtime.
 
+pub mod dead_letter_queue;
 pub mod generator;
 pub mod stdin;
 

@@ -1,0 +1,1 @@
+//! A faithful Elasticsearch stand-in (being written).
