@@ -130,6 +130,11 @@ pub const FILTERS: &[FilterSpec] = &[
 
 pub const OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
+        name: "elasticsearch",
+        default_codec: "plain",
+        build: outputs::elasticsearch::build,
+    },
+    OutputSpec {
         name: "file",
         default_codec: "json_lines",
         build: outputs::file::build,

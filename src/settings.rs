@@ -47,6 +47,18 @@ pub struct Settings {
     pub path: PathGroup,
     #[serde(default)]
     pub log: LogGroup,
+    #[serde(default)]
+    pub dead_letter_queue: DeadLetterQueueGroup,
+}
+
+/// `dead_letter_queue.*`: where outputs put events Elasticsearch refuses for good.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterQueueGroup {
+    /// `dead_letter_queue.enable` (default false, as in Logstash).
+    pub enable: Option<bool>,
+    /// `dead_letter_queue.max_bytes`: the queue's size limit in bytes (default 1 GiB).
+    pub max_bytes: Option<u64>,
 }
 
 /// `pipeline.*`: the runtime's shape.
@@ -91,6 +103,8 @@ pub struct PathGroup {
     /// `path.config`: config files or folders (`-f`); one path or a list. Relative paths in a
     /// settings file are relative to that file's folder.
     pub config: Option<OneOrMany<PathBuf>>,
+    /// `path.dead_letter_queue` (default `data/dead_letter_queue`).
+    pub dead_letter_queue: Option<PathBuf>,
 }
 
 /// `log.*`.
@@ -208,7 +222,34 @@ impl Settings {
         }
         self.config.test_and_exit = top.config.test_and_exit.or(self.config.test_and_exit);
         self.config.support_escapes = top.config.support_escapes.or(self.config.support_escapes);
+        self.path.dead_letter_queue = top.path.dead_letter_queue.or(self.path.dead_letter_queue);
+        self.dead_letter_queue.enable = top
+            .dead_letter_queue
+            .enable
+            .or(self.dead_letter_queue.enable);
+        self.dead_letter_queue.max_bytes = top
+            .dead_letter_queue
+            .max_bytes
+            .or(self.dead_letter_queue.max_bytes);
         self
+    }
+
+    /// Opens the pipeline's dead letter queue (`main` under `path.dead_letter_queue`) when
+    /// `dead_letter_queue.enable` is on.
+    pub fn open_dead_letter_queue(
+        &self,
+    ) -> Result<Option<std::sync::Arc<crate::dlq::DeadLetterQueue>>, crate::dlq::DlqError> {
+        if self.dead_letter_queue.enable != Some(true) {
+            return Ok(None);
+        }
+        let dir = self
+            .path
+            .dead_letter_queue
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("data/dead_letter_queue"));
+        let max_bytes = self.dead_letter_queue.max_bytes.unwrap_or(1 << 30);
+        let queue = crate::dlq::DeadLetterQueue::open(&dir, "main", max_bytes)?;
+        Ok(Some(std::sync::Arc::new(queue)))
     }
 
     /// The runtime settings, defaults filled in.
@@ -228,6 +269,7 @@ impl Settings {
     pub fn build_settings(&self) -> BuildSettings {
         BuildSettings {
             ecs_compatibility: self.pipeline.ecs_compatibility.unwrap_or_default(),
+            dead_letter_queue: None,
         }
     }
 

@@ -84,7 +84,11 @@ fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
     let settings = layered(settings_file, flags)?;
     init_logging(settings.log_level());
     let source = settings.config_source()?;
-    let plan = load::load_plan(&source, settings.parse_options(), settings.build_settings())?;
+    let mut build = settings.build_settings();
+    if !settings.test_and_exit() {
+        build.dead_letter_queue = settings.open_dead_letter_queue()?;
+    }
+    let plan = load::load_plan(&source, settings.parse_options(), build)?;
     if settings.test_and_exit() {
         println!("Configuration OK");
         return Ok(());

@@ -55,6 +55,8 @@ pub struct PluginArgs<'a> {
     attributes: Vec<Attribute>,
     env: &'a EnvLookup,
     ecs_compatibility: EcsCompatibility,
+    plugin_id: Option<String>,
+    dead_letter_queue: Option<std::sync::Arc<crate::dlq::DeadLetterQueue>>,
 }
 
 impl<'a> PluginArgs<'a> {
@@ -65,7 +67,34 @@ impl<'a> PluginArgs<'a> {
             attributes: merge_repeated(&plugin.attributes),
             env,
             ecs_compatibility: EcsCompatibility::default(),
+            plugin_id: None,
+            dead_letter_queue: None,
         }
+    }
+
+    /// Sets the id the plan gave the plugin (its `id` option or a generated one).
+    pub fn with_plugin_id(mut self, id: &str) -> PluginArgs<'a> {
+        self.plugin_id = Some(id.to_string());
+        self
+    }
+
+    /// The plugin's id in the plan; its name until the plan has given it one.
+    pub fn plugin_id(&self) -> &str {
+        self.plugin_id.as_deref().unwrap_or(&self.plugin.name.node)
+    }
+
+    /// Hands outputs the pipeline's dead letter queue (`None`: disabled).
+    pub fn with_dead_letter_queue(
+        mut self,
+        queue: Option<std::sync::Arc<crate::dlq::DeadLetterQueue>>,
+    ) -> PluginArgs<'a> {
+        self.dead_letter_queue = queue;
+        self
+    }
+
+    /// The pipeline's dead letter queue, when enabled.
+    pub fn dead_letter_queue(&self) -> Option<std::sync::Arc<crate::dlq::DeadLetterQueue>> {
+        self.dead_letter_queue.clone()
     }
 
     /// Sets the pipeline-wide ECS mode, the default for the plugin's own `ecs_compatibility`.
@@ -116,6 +145,8 @@ impl<'a> PluginArgs<'a> {
             attributes: taken,
             env: self.env,
             ecs_compatibility: self.ecs_compatibility,
+            plugin_id: self.plugin_id.clone(),
+            dead_letter_queue: self.dead_letter_queue.clone(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! wrapped in [`Threaded`], on a thread of their own, so a slow destination stalls its own queue
 //! (and, through it, the inputs) but never the async runtime.
 
+pub mod elasticsearch;
 pub mod file;
 pub mod null;
 pub mod stdout;
@@ -49,6 +50,14 @@ impl OutputBatch {
         all.into_iter().flatten().chain(some.into_iter().flatten())
     }
 
+    /// The `i`th event of [`OutputBatch::events`].
+    pub fn get(&self, i: usize) -> Option<&Event> {
+        match &self.selection {
+            None => self.batch.events.get(i),
+            Some(sel) => sel.get(i).and_then(|&j| self.batch.events.get(j as usize)),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.selection
             .as_ref()
@@ -68,6 +77,12 @@ impl OutputBatch {
 /// An output plugin instance.
 #[async_trait::async_trait]
 pub trait Output: Send {
+    /// Prepares the output before the pipeline starts (connects, checks the destination). An
+    /// error stops the pipeline from starting, with the error's message.
+    async fn start(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
     /// Writes one batch; returns when the events are handed to the destination.
     async fn write(&mut self, batch: &OutputBatch) -> Result<(), OutputError>;
 

@@ -77,6 +77,11 @@ impl PipelineSettings {
 pub enum PipelineError {
     #[error("could not start the runtime: {0}")]
     Runtime(#[from] std::io::Error),
+    #[error("output {id} could not start: {source}")]
+    OutputStart {
+        id: String,
+        source: crate::outputs::OutputError,
+    },
 }
 
 /// Runs `plan` until its inputs end or a signal asks it to stop, draining every accepted event.
@@ -185,6 +190,16 @@ impl Pipeline {
             output_routes,
         } = plan;
         let (output_txs, output_rxs): (Vec<_>, Vec<_>) = output_queues.into_iter().unzip();
+        let mut outputs = outputs;
+        for o in &mut outputs {
+            o.output
+                .start()
+                .await
+                .map_err(|source| PipelineError::OutputStart {
+                    id: o.id.clone(),
+                    source,
+                })?;
+        }
 
         let output_tasks: Vec<_> = outputs
             .into_iter()

@@ -18,10 +18,12 @@ use super::{
 };
 
 /// Pipeline-wide settings plugins are built with.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct BuildSettings {
     /// `pipeline.ecs_compatibility`: the default of every plugin's `ecs_compatibility`.
     pub ecs_compatibility: EcsCompatibility,
+    /// The pipeline's dead letter queue, when `dead_letter_queue.enable` is on.
+    pub dead_letter_queue: Option<std::sync::Arc<crate::dlq::DeadLetterQueue>>,
 }
 
 /// Builds every plugin and compiles every condition of `config`, or returns every problem.
@@ -269,6 +271,9 @@ impl<'e> Builder<'e> {
             common.attribute("codec").map(|a| &a.value),
             spec.default_codec,
         );
+        let args = args
+            .with_plugin_id(&id)
+            .with_dead_letter_queue(self.settings.dead_letter_queue.clone());
         let output = self.keep((spec.build)(&args, codec?));
         Some(OutputPlan {
             name: spec.name.to_string(),

@@ -255,7 +255,7 @@ impl Suite {
                 .cloned()
                 .collect(),
         };
-        let plan = plan::build_with(&filters, &process_env, options.build)
+        let plan = plan::build_with(&filters, &process_env, options.build.clone())
             .map_err(|d| d.render(&sources))?;
         let coverage = plan.filters.coverage();
         Ok(Suite {
@@ -276,7 +276,7 @@ impl Suite {
             Ok(file) => file,
             Err(e) => return tally.fail(options, path, &format!("invalid test file: {e}")),
         };
-        let codec = match self.codec(&file, options.build) {
+        let codec = match self.codec(&file, options.build.clone()) {
             Ok(codec) => codec,
             Err(e) => return tally.fail(options, path, &e),
         };

@@ -1,0 +1,332 @@
+//! Bulk request bodies: events serialised straight into one NDJSON buffer, with a record per
+//! item of where its lines lie, so that a retry can resend some items by copying their bytes
+//! (never serialising an event twice).
+//!
+//! [`Actions`] holds the compiled per-event metadata (action, index, id, routing, pipeline);
+//! [`BulkBuilder`] fills a body from batches until the count or byte limit is reached, and
+//! [`BulkRequest`] is the result: the body, its [`Item`]s and the batches they came from (held
+//! until every item is done, which is what acknowledges them).
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use crate::event::json::{write_event, write_str};
+use crate::event::sprintf::Template;
+use crate::event::Event;
+use crate::outputs::OutputBatch;
+
+/// A bulk action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Index,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub fn parse(name: &str) -> Option<Op> {
+        match name {
+            "index" => Some(Op::Index),
+            "create" => Some(Op::Create),
+            "update" => Some(Op::Update),
+            "delete" => Some(Op::Delete),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Index => "index",
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// How each event's action line is made; every part is a sprintf template compiled at build
+/// time.
+#[derive(Debug)]
+pub struct Actions {
+    pub action: Template,
+    pub index: Template,
+    pub document_id: Option<Template>,
+    pub routing: Option<Template>,
+    pub pipeline: Option<Template>,
+    pub doc_as_upsert: bool,
+    pub retry_on_conflict: Option<u32>,
+    /// Data stream naming with auto routing: the index is `type-dataset-namespace`, each part
+    /// from the event's `[data_stream][...]` field when it holds a string, else from the
+    /// option. `None`: the `index` template decides.
+    pub routed_data_stream: Option<DataStreamParts>,
+}
+
+/// The option values of a data stream's name parts.
+#[derive(Debug)]
+pub struct DataStreamParts {
+    pub kind: String,
+    pub dataset: String,
+    pub namespace: String,
+}
+
+impl DataStreamParts {
+    /// Appends the data stream name for `event` to `out`.
+    fn render(&self, event: &Event, out: &mut String) {
+        let parts = [
+            ("type", &self.kind),
+            ("dataset", &self.dataset),
+            ("namespace", &self.namespace),
+        ];
+        for (i, (field, default)) in parts.into_iter().enumerate() {
+            if i > 0 {
+                out.push('-');
+            }
+            let routed = event
+                .fields()
+                .get("data_stream")
+                .and_then(|v| v.as_map())
+                .and_then(|m| m.get(field))
+                .and_then(|v| v.as_str());
+            out.push_str(routed.unwrap_or(default));
+        }
+    }
+}
+
+/// Where one item of a bulk request lies in its body, and which event it is.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// The item's lines (action line and source line, each with its `\n`).
+    pub lines: Range<usize>,
+    /// The index name inside the action line (JSON-escaped text).
+    pub index: Range<usize>,
+    /// Which of the request's batches holds the event, and where in it.
+    pub batch: u32,
+    pub event: u32,
+    pub op: Op,
+}
+
+/// A bulk request ready to send, or to resend in part.
+#[derive(Debug)]
+pub struct BulkRequest {
+    pub body: Bytes,
+    pub items: Vec<Item>,
+    /// The batches the events come from; dropping the last handle on one acknowledges it.
+    pub batches: Vec<OutputBatch>,
+    /// Events whose action could not be made (bad action name): dead-lettered at once.
+    pub refused: Vec<Refused>,
+}
+
+/// An event that never made it into a body.
+#[derive(Clone, Debug)]
+pub struct Refused {
+    pub batch: u32,
+    pub event: u32,
+    pub index: String,
+    pub reason: String,
+}
+
+impl BulkRequest {
+    /// The index name of `item`.
+    pub fn index_of(&self, item: &Item) -> &str {
+        std::str::from_utf8(&self.body[item.index.clone()]).unwrap_or("")
+    }
+
+    /// The event of `item`.
+    pub fn event_of(&self, batch: u32, event: u32) -> Option<&Event> {
+        self.batches.get(batch as usize)?.get(event as usize)
+    }
+
+    /// A request holding only `items` of this one (their bytes copied), sharing the batches.
+    pub fn subset(&self, items: &[Item]) -> BulkRequest {
+        let size: usize = items.iter().map(|i| i.lines.len()).sum();
+        let mut body = Vec::with_capacity(size);
+        let mut kept = Vec::with_capacity(items.len());
+        for item in items {
+            let start = body.len();
+            body.extend_from_slice(&self.body[item.lines.clone()]);
+            let shift = |r: &Range<usize>| {
+                r.start - item.lines.start + start..r.end - item.lines.start + start
+            };
+            kept.push(Item {
+                lines: start..body.len(),
+                index: shift(&item.index),
+                ..item.clone()
+            });
+        }
+        BulkRequest {
+            body: Bytes::from(body),
+            items: kept,
+            batches: self.batches.clone(),
+            refused: Vec::new(),
+        }
+    }
+}
+
+/// Fills one request body from batches.
+pub struct BulkBuilder<'a> {
+    actions: &'a Actions,
+    max_items: usize,
+    max_bytes: usize,
+    body: Vec<u8>,
+    items: Vec<Item>,
+    batches: Vec<OutputBatch>,
+    refused: Vec<Refused>,
+    scratch: String,
+}
+
+/// What [`BulkBuilder::add`] did with a batch.
+pub enum Added {
+    /// Every event from the given one on is in the body.
+    All,
+    /// The body is full; events from this one on still need a request.
+    Full { next: usize },
+}
+
+impl<'a> BulkBuilder<'a> {
+    pub fn new(actions: &'a Actions, max_items: usize, max_bytes: usize) -> BulkBuilder<'a> {
+        BulkBuilder {
+            actions,
+            max_items: max_items.max(1),
+            max_bytes,
+            body: Vec::new(),
+            items: Vec::new(),
+            batches: Vec::new(),
+            refused: Vec::new(),
+            scratch: String::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.refused.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.items.len() >= self.max_items || self.body.len() >= self.max_bytes
+    }
+
+    /// Serialises the events of `batch` from `from` on, until the body is full. An event
+    /// always goes in when the body is empty, so an event larger than the byte limit still
+    /// gets a request of its own.
+    pub fn add(&mut self, batch: &OutputBatch, from: usize) -> Added {
+        let batch_no = self.batches.len() as u32;
+        let mut used = false;
+        for (i, event) in batch.events().enumerate().skip(from) {
+            if self.is_full() {
+                self.keep(batch, used);
+                return Added::Full { next: i };
+            }
+            used = true;
+            self.add_event(event, batch_no, i as u32);
+        }
+        self.keep(batch, used);
+        Added::All
+    }
+
+    fn keep(&mut self, batch: &OutputBatch, used: bool) {
+        if used {
+            self.batches.push(batch.clone());
+        }
+    }
+
+    fn add_event(&mut self, event: &Event, batch: u32, index: u32) {
+        let actions = self.actions;
+        let op = actions.action.with_rendered(event, Op::parse);
+        let Some(op) = op else {
+            let reason = actions.action.with_rendered(event, |a| {
+                format!("invalid action \"{a}\": must be index, create, update or delete")
+            });
+            let index_name = actions.index.render(event).to_string();
+            self.refused.push(Refused {
+                batch,
+                event: index,
+                index: index_name,
+                reason,
+            });
+            return;
+        };
+        let start = self.body.len();
+        let index_range = self.write_action_line(event, op);
+        self.write_source_line(event, op);
+        self.items.push(Item {
+            lines: start..self.body.len(),
+            index: index_range,
+            batch,
+            event: index,
+            op,
+        });
+    }
+
+    /// `{"<op>":{"_index":..,"_id":..,"routing":..,"pipeline":..}}\n`; returns where the index
+    /// name's text lies.
+    fn write_action_line(&mut self, event: &Event, op: Op) -> Range<usize> {
+        let actions = self.actions;
+        let body = &mut self.body;
+        body.extend_from_slice(b"{\"");
+        body.extend_from_slice(op.name().as_bytes());
+        body.extend_from_slice(b"\":{\"_index\":");
+        let index_start = body.len() + 1;
+        match &actions.routed_data_stream {
+            Some(parts) => {
+                self.scratch.clear();
+                parts.render(event, &mut self.scratch);
+                write_str(&self.scratch, body);
+            }
+            None => actions.index.with_rendered(event, |s| write_str(s, body)),
+        }
+        let index_range = index_start..body.len() - 1;
+        let optional = [
+            ("_id", &actions.document_id),
+            ("routing", &actions.routing),
+            ("pipeline", &actions.pipeline),
+        ];
+        for (key, template) in optional {
+            let Some(template) = template else { continue };
+            self.scratch.clear();
+            template.render_into(event, &mut self.scratch);
+            // An unresolved reference renders as itself: leave the key out rather than
+            // sending `%{[missing]}` as an id (Logstash sends it; nobody wants it).
+            if self.scratch.is_empty() || self.scratch.contains("%{") {
+                continue;
+            }
+            body.extend_from_slice(b",\"");
+            body.extend_from_slice(key.as_bytes());
+            body.extend_from_slice(b"\":");
+            write_str(&self.scratch, body);
+        }
+        if let (Op::Update, Some(n)) = (op, actions.retry_on_conflict) {
+            body.extend_from_slice(b",\"retry_on_conflict\":");
+            body.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+        body.extend_from_slice(b"}}\n");
+        index_range
+    }
+
+    fn write_source_line(&mut self, event: &Event, op: Op) {
+        let body = &mut self.body;
+        match op {
+            Op::Delete => return,
+            Op::Index | Op::Create => write_event(event, body),
+            Op::Update => {
+                body.extend_from_slice(b"{\"doc\":");
+                write_event(event, body);
+                if self.actions.doc_as_upsert {
+                    body.extend_from_slice(b",\"doc_as_upsert\":true");
+                }
+                body.push(b'}');
+            }
+        }
+        body.push(b'\n');
+    }
+
+    /// The request built so far (possibly empty).
+    pub fn finish(self) -> BulkRequest {
+        BulkRequest {
+            body: Bytes::from(self.body),
+            items: self.items,
+            batches: self.batches,
+            refused: self.refused,
+        }
+    }
+}

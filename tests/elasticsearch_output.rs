@@ -1,0 +1,385 @@
+//! The `elasticsearch` output, run in real pipelines against the Elasticsearch stand-in
+//! (`sluice::standin::elasticsearch`) over real HTTP: every event must end up indexed exactly
+//! once or dead-lettered, whatever faults the stand-in is scripted to inject.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::no_env;
+use sluice::dlq::{DeadLetterQueue, DlqReader};
+use sluice::pipeline::{self, PipelineSettings};
+use sluice::plan::{build_with, BuildSettings, Plan};
+use sluice::standin::elasticsearch::{
+    Config, EsVersion, ItemFault, RequestFault, Scope, StandIn, Times,
+};
+
+/// A stand-in on a runtime of its own, so a pipeline (which runs its own) can talk to it.
+struct Es {
+    standin: StandIn,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn es(config: Config) -> Es {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let standin = runtime
+        .block_on(StandIn::start(config))
+        .expect("stand-in starts");
+    Es {
+        standin,
+        _runtime: runtime,
+    }
+}
+
+fn es8() -> Es {
+    es(Config::default())
+}
+
+/// `count` generator events numbered by `[seq]` (0..count) into `output { elasticsearch {..} }`.
+fn config(count: usize, es_options: &str) -> String {
+    format!(
+        r#"input {{ generator {{ count => {count} message => "line" }} }}
+           output {{ elasticsearch {{ {es_options} }} }}"#
+    )
+}
+
+fn plan(text: &str, dlq: Option<Arc<DeadLetterQueue>>) -> Result<Plan, String> {
+    let sources = sluice::config::SourceMap::single("test.conf", text);
+    let ast =
+        sluice::config::parse(&sources, Default::default()).map_err(|d| d.render(&sources))?;
+    let settings = BuildSettings {
+        dead_letter_queue: dlq,
+        ..BuildSettings::default()
+    };
+    build_with(&ast, &no_env, settings).map_err(|d| d.render(&sources))
+}
+
+fn run(text: &str, dlq: Option<Arc<DeadLetterQueue>>) -> Result<(), String> {
+    let plan = plan(text, dlq)?;
+    let settings = PipelineSettings {
+        workers: 1,
+        batch_size: 50,
+        batch_delay: Duration::from_millis(5),
+    };
+    pipeline::run(plan, settings).map_err(|e| e.to_string())
+}
+
+/// Options every test uses: the stand-in's URL, a fixed index, fast retries.
+fn options(es: &Es, extra: &str) -> String {
+    format!(
+        r#"hosts => ["{}"] index => "logs" document_id => "%{{[sequence]}}"
+           retry_initial_interval => 0.01 retry_max_interval => 0.05 {extra}"#,
+        es.standin.url()
+    )
+}
+
+/// Every document id 0..n is in `index` exactly once (ids are unique keys, so also checks the
+/// count matches).
+fn assert_all_indexed(es: &Es, index: &str, n: usize) {
+    assert_eq!(es.standin.count(index), n, "documents in {index}");
+    for i in 0..n {
+        assert!(
+            es.standin.doc(index, &i.to_string()).is_some(),
+            "document {i} missing"
+        );
+    }
+}
+
+#[test]
+fn every_event_is_indexed_with_its_fields() {
+    let es = es8();
+    run(&config(500, &options(&es, "")), None).unwrap();
+    assert_all_indexed(&es, "logs", 500);
+    let doc = es.standin.doc("logs", "7").unwrap();
+    assert_eq!(doc["message"], "line");
+    assert_eq!(doc["sequence"], 7);
+    assert!(doc["@timestamp"].is_string(), "{doc}");
+    let bulks: Vec<_> = es
+        .standin
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/_bulk")
+        .collect();
+    assert!(!bulks.is_empty());
+    for r in &bulks {
+        assert_eq!(r.method, "POST");
+        let query = r.query.as_deref().unwrap_or_default();
+        assert!(query.contains("filter_path="), "{query}");
+    }
+}
+
+#[test]
+fn works_unchanged_against_7x() {
+    let es = es(Config {
+        version: EsVersion::V7,
+        ..Config::default()
+    });
+    run(&config(200, &options(&es, "")), None).unwrap();
+    assert_all_indexed(&es, "logs", 200);
+    let old = es(Config {
+        version: EsVersion::new(7, 10, 2),
+        ..Config::default()
+    });
+    run(&config(10, &options(&old, "")), None).unwrap();
+    assert_all_indexed(&old, "logs", 10);
+}
+
+#[test]
+fn refuses_to_start_against_something_that_is_not_elasticsearch() {
+    let fake = es(Config {
+        product_header: false,
+        ..Config::default()
+    });
+    let err = run(&config(10, &options(&fake, "")), None).unwrap_err();
+    assert!(err.contains("not Elasticsearch"), "{err}");
+    assert!(err.contains("X-elastic-product"), "{err}");
+    assert_eq!(fake.standin.count("logs"), 0);
+}
+
+#[test]
+fn retried_items_are_indexed_once_and_only_they_are_resent() {
+    let es = es8();
+    es.standin
+        .faults()
+        .fail_items(ItemFault::Rejected, Times::Count(30));
+    es.standin
+        .faults()
+        .fail_items(ItemFault::Unavailable, Times::Count(20));
+    run(&config(300, &options(&es, "")), None).unwrap();
+    assert_all_indexed(&es, "logs", 300);
+    let sent: usize = es
+        .standin
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/_bulk")
+        .map(|r| r.items)
+        .sum();
+    assert_eq!(sent, 300 + 50, "only the failed items are sent again");
+}
+
+#[test]
+fn whole_request_failures_are_retried() {
+    let es = es8();
+    let faults = es.standin.faults();
+    faults.fail_requests(RequestFault::TooManyRequests, Times::Count(2));
+    faults.fail_requests(RequestFault::Unavailable, Times::Count(2));
+    faults.fail_requests(RequestFault::Unauthorized, Times::Count(1));
+    faults.drop_connections(Times::Count(2), Scope::Bulk);
+    run(&config(200, &options(&es, "")), None).unwrap();
+    assert_all_indexed(&es, "logs", 200);
+}
+
+#[test]
+fn a_too_large_request_is_split_until_it_fits() {
+    let es = es8();
+    es.standin
+        .faults()
+        .fail_requests(RequestFault::TooLarge, Times::Count(3));
+    run(&config(100, &options(&es, "")), None).unwrap();
+    assert_all_indexed(&es, "logs", 100);
+    let statuses: Vec<u16> = es
+        .standin
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/_bulk")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 413).count(), 3);
+}
+
+#[test]
+fn elasticsearch_down_for_a_while_loses_nothing() {
+    let es = es8();
+    es.standin.faults().down_for(Duration::from_millis(400));
+    let started = Instant::now();
+    run(&config(300, &options(&es, "")), None).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_all_indexed(&es, "logs", 300);
+}
+
+#[test]
+fn create_conflicts_count_as_done() {
+    let es = es8();
+    run(&config(50, &options(&es, r#"action => "create""#)), None).unwrap();
+    // The same ids again: every item answers 409, which means already indexed.
+    run(&config(50, &options(&es, r#"action => "create""#)), None).unwrap();
+    assert_all_indexed(&es, "logs", 50);
+}
+
+fn dlq(dir: &Path) -> Arc<DeadLetterQueue> {
+    Arc::new(DeadLetterQueue::open(dir, "main", 1 << 30).unwrap())
+}
+
+#[test]
+fn refused_items_go_to_the_dead_letter_queue_with_the_reason() {
+    let es = es8();
+    let dir = tempfile::tempdir().unwrap();
+    es.standin.faults().fail_items_containing(
+        "\"sequence\":13,",
+        ItemFault::MapperParsing,
+        Times::Forever,
+    );
+    es.standin.faults().fail_items_containing(
+        "\"sequence\":42,",
+        ItemFault::IndexNotFound,
+        Times::Forever,
+    );
+    run(&config(100, &options(&es, "")), Some(dlq(dir.path()))).unwrap();
+    assert_eq!(es.standin.count("logs"), 98);
+    let mut reader = DlqReader::open(dir.path(), "main").unwrap();
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        records.push(record);
+    }
+    assert_eq!(records.len(), 2, "{records:?}");
+    let mut statuses: Vec<u16> = records.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [400, 404]);
+    for record in &records {
+        assert_eq!(record.index, "logs");
+        assert_eq!(record.plugin_type, "elasticsearch");
+        let reason = record.reason();
+        assert!(
+            reason.contains("parsing_exception") || reason.contains("index_not_found"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn without_a_dead_letter_queue_refused_items_are_dropped_not_retried() {
+    let es = es8();
+    es.standin.faults().fail_items_containing(
+        "\"sequence\":5,",
+        ItemFault::MapperParsing,
+        Times::Forever,
+    );
+    run(&config(20, &options(&es, "")), None).unwrap();
+    assert_eq!(es.standin.count("logs"), 19);
+}
+
+#[test]
+fn index_action_and_routing_are_sprintf() {
+    let es = es8();
+    let text = format!(
+        r#"input {{ generator {{ count => 6 message => "line" }} }}
+           filter {{ mutate {{ add_field => {{ "app" => "web" }} }} }}
+           output {{ elasticsearch {{ hosts => ["{}"] index => "logs-%{{app}}-%{{+YYYY}}"
+               document_id => "%{{sequence}}" routing => "%{{app}}" }} }}"#,
+        es.standin.url()
+    );
+    run(&text, None).unwrap();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert_all_indexed(&es, &format!("logs-web-{year}"), 6);
+}
+
+#[test]
+fn update_with_doc_as_upsert_and_delete() {
+    let es = es8();
+    run(
+        &config(
+            5,
+            &options(&es, r#"action => "update" doc_as_upsert => true"#),
+        ),
+        None,
+    )
+    .unwrap();
+    assert_all_indexed(&es, "logs", 5);
+    run(&config(5, &options(&es, r#"action => "delete""#)), None).unwrap();
+    assert_eq!(es.standin.count("logs"), 0);
+}
+
+#[test]
+fn data_streams_take_create_and_are_named_from_the_options() {
+    let es = es8();
+    let text = format!(
+        r#"input {{ generator {{ count => 3 message => "line" }} }}
+           output {{ elasticsearch {{ hosts => ["{}"] data_stream => "true"
+               data_stream_dataset => "nginx" }} }}"#,
+        es.standin.url()
+    );
+    run(&text, None).unwrap();
+    assert_eq!(es.standin.count("logs-nginx-default"), 3);
+    let err = plan(
+        r#"output { elasticsearch { data_stream => "true" action => "index" } }"#,
+        None,
+    )
+    .unwrap_err();
+    assert!(err.contains("only the create action"), "{err}");
+}
+
+#[test]
+fn gzip_and_credentials_reach_the_server() {
+    let es = es8();
+    run(
+        &config(
+            20,
+            &options(
+                &es,
+                r#"http_compression => true user => "elastic" password => "s3cret""#,
+            ),
+        ),
+        None,
+    )
+    .unwrap();
+    assert_all_indexed(&es, "logs", 20);
+    let bulk = es
+        .standin
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/_bulk")
+        .unwrap();
+    assert_eq!(bulk.header("content-encoding"), Some("gzip"));
+    assert!(bulk
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Basic ")));
+}
+
+#[test]
+fn a_template_is_installed_at_startup() {
+    let es = es8();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("template.json");
+    std::fs::write(
+        &path,
+        r#"{"index_patterns":["logs*"],"template":{"settings":{"number_of_shards":1}}}"#,
+    )
+    .unwrap();
+    let extra = format!(
+        r#"template => "{}" template_name => "mine""#,
+        path.display()
+    );
+    run(&config(3, &options(&es, &extra)), None).unwrap();
+    let templates = es.standin.templates();
+    assert!(
+        templates.iter().any(|(name, _)| name == "mine"),
+        "{templates:?}"
+    );
+}
+
+#[test]
+fn bad_options_are_reported_at_their_place() {
+    for (options, expected) in [
+        (
+            r#"action => "upsert""#,
+            "is not index, create, update or delete",
+        ),
+        (r#"hosts => ["ftp://x"]"#, "must be http or https"),
+        (r#"retry_max_interval => 0"#, "must be positive"),
+        (
+            r#"user => "u" api_key => "k""#,
+            "either user/password or api_key",
+        ),
+        (r#"indx => "x""#, "indx"),
+    ] {
+        let err = plan(&format!("output {{ elasticsearch {{ {options} }} }}"), None).unwrap_err();
+        assert!(err.contains(expected), "{options}: {err}");
+        assert!(err.contains("test.conf:1:"), "{err}");
+    }
+}
