@@ -1,1 +1,0 @@
-//! A faithful Elasticsearch stand-in (being written).
