@@ -392,3 +392,36 @@ fn bad_options_are_reported_at_their_place() {
         assert!(err.contains("test.conf:1:"), "{err}");
     }
 }
+
+#[test]
+fn retries_back_off_exponentially_up_to_the_cap() {
+    let es = es8();
+    es.standin
+        .faults()
+        .fail_requests(RequestFault::Unavailable, Times::Count(5));
+    let extra = r#"retry_initial_interval => 0.04 retry_max_interval => 0.16"#;
+    let text = config(
+        1,
+        &format!(
+            r#"hosts => ["{}"] index => "logs" document_id => "%{{[sequence]}}" {extra}"#,
+            es.standin.url()
+        ),
+    );
+    run(&text, None).unwrap();
+    assert_all_indexed(&es, "logs", 1);
+    let arrivals: Vec<Instant> = es
+        .standin
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/_bulk")
+        .map(|r| r.arrived)
+        .collect();
+    assert_eq!(arrivals.len(), 6, "5 failures, then success");
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    // Each wait is drawn from the upper half of 40, 80, 160, 160, 160 ms.
+    let at_least_ms = [20, 40, 80, 80, 80];
+    for (gap, min) in gaps.iter().zip(at_least_ms) {
+        assert!(gap.as_millis() >= min, "{gaps:?}");
+    }
+    assert!(gaps.iter().all(|g| g.as_millis() < 1_000), "{gaps:?}");
+}
