@@ -159,11 +159,11 @@ struct Script {
 
 /// Takes one use of the first rule in `rules` that `applies`, dropping it once exhausted.
 fn take_first<T>(
-    rules: &mut Vec<T>,
+    rules: &mut [T],
     times: impl Fn(&mut T) -> &mut Times,
     applies: impl Fn(&T) -> bool,
 ) -> Option<usize> {
-    let at = rules.iter().position(|r| applies(r))?;
+    let at = rules.iter().position(applies)?;
     times(&mut rules[at]).take();
     Some(at)
 }

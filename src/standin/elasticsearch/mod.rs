@@ -83,6 +83,8 @@
 //! ```
 
 mod bulk;
+mod control;
+mod endpoints;
 mod faults;
 mod filter_path;
 mod listener;

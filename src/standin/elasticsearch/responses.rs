@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 /// An answer before the common headers, `filter_path` and compression are applied.
+#[derive(Debug)]
 pub(super) struct Reply {
     pub status: u16,
     pub body: Body,
@@ -13,6 +14,7 @@ pub(super) struct Reply {
 }
 
 /// A reply body.
+#[derive(Debug)]
 pub(super) enum Body {
     /// JSON that `filter_path` may cut.
     Json(Value),
