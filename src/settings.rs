@@ -536,7 +536,10 @@ mod tests {
                 "config.test_and_exit",
                 "config.support_escapes",
                 "path.config",
+                "path.dead_letter_queue",
                 "log.level",
+                "dead_letter_queue.enable",
+                "dead_letter_queue.max_bytes",
             ]
         );
     }

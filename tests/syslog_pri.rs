@@ -25,6 +25,7 @@ fn run_with(ecs: EcsCompatibility, filters: &str, fields: &str) -> Event {
     let ast = parse(&sources, ParseOptions::default()).expect("config parses");
     let settings = BuildSettings {
         ecs_compatibility: ecs,
+        ..BuildSettings::default()
     };
     let plan = build_with(&ast, &no_env, settings)
         .unwrap_or_else(|d| panic!("config did not build:\n{}", d.render(&sources)));

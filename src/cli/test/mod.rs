@@ -577,8 +577,8 @@ mod tests {
 
     #[test]
     fn codecs_come_from_names_and_plugin_text() {
-        let build = BuildSettings::default();
-        let json_lines = codec_from_text("json_lines", build).unwrap();
+        let build = BuildSettings::default;
+        let json_lines = codec_from_text("json_lines", build()).unwrap();
         let mut events = Vec::new();
         let mut decoder = json_lines.decoder();
         decoder.decode(
@@ -588,10 +588,12 @@ mod tests {
         );
         decoder.flush(Timestamp::from_secs(0), &mut events);
         assert_eq!(events.len(), 2);
-        assert!(codec_from_text("line { delimiter => \"|\" }", build).is_ok());
-        let unknown = codec_from_text("jsn", build).err().unwrap();
+        assert!(codec_from_text("line { delimiter => \"|\" }", build()).is_ok());
+        let unknown = codec_from_text("jsn", build()).err().unwrap();
         assert!(unknown.contains("unknown codec \"jsn\""), "{unknown}");
-        let bad_option = codec_from_text("line { nope => 1 }", build).err().unwrap();
+        let bad_option = codec_from_text("line { nope => 1 }", build())
+            .err()
+            .unwrap();
         assert!(bad_option.contains("nope"), "{bad_option}");
     }
 
