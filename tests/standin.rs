@@ -602,6 +602,12 @@ async fn filter_path_on_bulk() {
         .await
         .json();
     assert_eq!(v, json!({}), "no errors: nothing left");
+    let r = bulk(&es, "/_bulk?filter_path=errors", "{\"index\":{}}\n{}\n").await;
+    assert_eq!(
+        r.json()["error"]["type"],
+        "action_request_validation_exception",
+        "errors are never filtered"
+    );
     let v = get(&es, "/?filter_path=version.number").await.json();
     assert_eq!(v, json!({"version": {"number": "8.15.0"}}));
 }

@@ -1,4 +1,6 @@
 //! Stand-ins for servers sluice talks to but that cannot be installed on build machines.
-//! (Being written: see `elasticsearch`.)
+//!
+//! - [`elasticsearch`]: a faithful Elasticsearch 7.x/8.x stand-in ([`elasticsearch::StandIn`]),
+//!   in-process for tests and as the `es-standin` binary for benchmarks.
 
 pub mod elasticsearch;

@@ -22,6 +22,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Layout
+//! - `routes`: the one axum handler: fault script, routing, query parameters, content types,
+//!   body size and encoding, and the common finish (headers, `filter_path`, gzip).
+//! - `endpoints`: the Elasticsearch endpoints; `control`: the `/_standin/` ones.
+//! - `bulk`: `_bulk` parsing (`action_line`), validation, applying (`apply`), answer (`response`).
+//! - `store` (indices, documents, templates), `search` (queries), `filter_path`, `faults`,
+//!   `listener` (killable connections, downtime), `responses` (error shapes).
+//!
 //! # Faithful (checked against Elasticsearch's sources and docs)
 //! - `_bulk` parsing follows `BulkRequestParser`: the trailing-newline rule, `\r\n`, blank
 //!   lines, `delete` without a source line, an action at the very end without its source line
@@ -60,6 +68,9 @@
 //!   `exists`, `range` (numbers/strings) and `bool` (`must`/`filter`/`should`/`must_not`) on
 //!   dotted fields; `sort` by one or more fields; no scoring (`_score` 1.0).
 //! - Injected error reasons are plausible but fixed texts.
+//! - Keys of answers other than `_bulk`'s (and of error objects) come in alphabetical order:
+//!   serde_json's map sorts them unless its `preserve_order` feature is on. JSON readers do not
+//!   care; a client matching substrings of an error object might.
 //! - With [`Config::store_sources`] false only counts are kept: no `create` conflicts, no
 //!   updates or deletes of stored documents, `doc`/`docs` return nothing.
 //!

@@ -528,8 +528,9 @@ fn finish(
     let bytes: Option<Vec<u8>> = match reply.body {
         Body::Json(v) => {
             let v = match filter {
-                Some(fp) => fp.apply(&v),
-                None => v,
+                // ES builds error answers unfiltered (`newErrorBuilder`).
+                Some(fp) if v.get("error").is_none() => fp.apply(&v),
+                _ => v,
             };
             Some(serde_json::to_vec(&v).expect("a Value serializes"))
         }
