@@ -309,7 +309,7 @@ mod tests {
             (b"{\"index\":{\"_id\":[1]}}\n{}\n", "Malformed action/metadata line [1], expected a simple value for field [_id] but found [START_ARRAY]"),
         ];
         for (body, expected) in cases {
-            let err = parse(body, &defaults()).err().expect("must fail");
+            let err = parse(body, &defaults()).expect_err("must fail");
             assert_eq!(reason(err), expected);
         }
     }
