@@ -108,13 +108,9 @@ fn ecs_v1() -> &'static Definitions {
             for line in text.split_inclusive('\n') {
                 if let Some((name, definition)) = parse_line(line) {
                     let repaired = repair(name, definition);
-                    let converted = match to_logstash_spelling(&repaired) {
-                        Cow::Borrowed(_) => repaired,
-                        Cow::Owned(converted) => Cow::Owned(converted),
-                    };
-                    let definition = match converted {
-                        Cow::Borrowed(unchanged) => unchanged,
-                        Cow::Owned(converted) => String::leak(converted),
+                    let definition = match (&repaired, to_logstash_spelling(&repaired)) {
+                        (Cow::Borrowed(unchanged), Cow::Borrowed(_)) => *unchanged,
+                        (_, converted) => String::leak(converted.into_owned()),
                     };
                     definitions.insert(name, definition);
                 }

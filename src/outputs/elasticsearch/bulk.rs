@@ -124,7 +124,8 @@ pub struct Refused {
     pub batch: u32,
     pub event: u32,
     pub index: String,
-    pub reason: String,
+    /// Why, as JSON text (a JSON string), ready for the dead letter queue.
+    pub error: String,
 }
 
 impl BulkRequest {
@@ -237,12 +238,13 @@ impl<'a> BulkBuilder<'a> {
             let reason = actions.action.with_rendered(event, |a| {
                 format!("invalid action \"{a}\": must be index, create, update or delete")
             });
+            let error = serde_json::Value::String(reason).to_string();
             let index_name = actions.index.render(event).to_string();
             self.refused.push(Refused {
                 batch,
                 event: index,
                 index: index_name,
-                reason,
+                error,
             });
             return;
         };

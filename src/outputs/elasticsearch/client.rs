@@ -57,6 +57,8 @@ pub struct Version {
 /// An answer from a host.
 pub struct Answer {
     pub status: u16,
+    /// The `X-elastic-product` header.
+    pub product: Option<String>,
     pub body: Bytes,
 }
 
@@ -168,11 +170,20 @@ impl Host {
             .await;
         let response = sent.map_err(|e| self.transport_error(e.to_string()))?;
         let status = response.status_code().as_u16();
+        let product = response
+            .headers()
+            .get("x-elastic-product")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .bytes()
             .await
             .map_err(|e| self.transport_error(e.to_string()))?;
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            product,
+            body,
+        })
     }
 
     fn transport_error(&self, message: String) -> SendError {
@@ -187,23 +198,11 @@ impl Host {
         if let Some(known) = self.lock().product.clone() {
             return known.map_err(|reason| self.not_elasticsearch(reason));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let response = self
-            .transport
-            .send::<Bytes, ()>(Method::Get, "/", headers, None, None, None)
-            .await
-            .map_err(|e| self.transport_error(e.to_string()))?;
-        let status = response.status_code().as_u16();
-        let product = response
-            .headers()
-            .get("x-elastic-product")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e.to_string()))?;
+        let Answer {
+            status,
+            product,
+            body,
+        } = self.raw_send(Method::Get, "/", &[], None).await?;
         if status == 401 || status == 403 {
             return Err(self.transport_error(format!(
                 "GET / answered {status}: check user/password or api_key"

@@ -167,7 +167,11 @@ async fn handle_answer(shared: &Shared, request: &BulkRequest, answer: Answer) -
             }
         }
     }
-    dead_letter(shared, request, &dead).await;
+    let letters: Vec<Letter> = dead
+        .iter()
+        .map(|(item, status, error)| Letter::of_item(request, item, *status, error))
+        .collect();
+    dead_letter(shared, request, &letters).await;
     if retry.is_empty() {
         return Attempt::Finished;
     }
@@ -198,8 +202,9 @@ async fn whole_request_failed(shared: &Shared, request: &BulkRequest, answer: &A
         }
         413 | 400 => {
             let error = serde_json::Value::String(format!("bulk request refused: {detail}"));
-            let item = request.items[0].clone();
-            dead_letter(shared, request, &[(item, status, error.to_string())]).await;
+            let error = error.to_string();
+            let letter = Letter::of_item(request, &request.items[0], status, &error);
+            dead_letter(shared, request, &[letter]).await;
             Attempt::Finished
         }
         _ => {
@@ -214,48 +219,58 @@ async fn whole_request_failed(shared: &Shared, request: &BulkRequest, answer: &A
     }
 }
 
-/// Events whose action could not even be written go to the dead letter queue at once.
-async fn dead_letter_refused(shared: &Shared, request: &BulkRequest) {
-    if request.refused.is_empty() {
-        return;
-    }
-    let errors: Vec<String> = request
-        .refused
-        .iter()
-        .map(|r| serde_json::Value::String(r.reason.clone()).to_string())
-        .collect();
-    let entries: Vec<DlqEntry> = request
-        .refused
-        .iter()
-        .zip(&errors)
-        .filter_map(|(r, error)| {
-            Some(DlqEntry {
-                event: request.event_of(r.batch, r.event)?,
-                plugin_type: "elasticsearch",
-                plugin_id: &shared.plugin_id,
-                index: &r.index,
-                status: 400,
-                error,
-            })
-        })
-        .collect();
-    write_dead_letters(shared, &entries).await;
+/// One event for the dead letter queue: where it lies in its request, and why.
+struct Letter<'r> {
+    batch: u32,
+    event: u32,
+    index: &'r str,
+    status: u16,
+    /// Elasticsearch's error object (or a JSON string) as JSON text.
+    error: &'r str,
 }
 
-async fn dead_letter(shared: &Shared, request: &BulkRequest, dead: &[(Item, u16, String)]) {
-    if dead.is_empty() {
+impl<'r> Letter<'r> {
+    fn of_item(request: &'r BulkRequest, item: &Item, status: u16, error: &'r str) -> Self {
+        Letter {
+            batch: item.batch,
+            event: item.event,
+            index: request.index_of(item),
+            status,
+            error,
+        }
+    }
+}
+
+/// Events whose action could not even be written go to the dead letter queue at once.
+async fn dead_letter_refused(shared: &Shared, request: &BulkRequest) {
+    let letters: Vec<Letter> = request
+        .refused
+        .iter()
+        .map(|r| Letter {
+            batch: r.batch,
+            event: r.event,
+            index: &r.index,
+            status: 400,
+            error: &r.error,
+        })
+        .collect();
+    dead_letter(shared, request, &letters).await;
+}
+
+async fn dead_letter(shared: &Shared, request: &BulkRequest, letters: &[Letter<'_>]) {
+    if letters.is_empty() {
         return;
     }
-    let entries: Vec<DlqEntry> = dead
+    let entries: Vec<DlqEntry> = letters
         .iter()
-        .filter_map(|(item, status, error)| {
+        .filter_map(|letter| {
             Some(DlqEntry {
-                event: request.event_of(item.batch, item.event)?,
+                event: request.event_of(letter.batch, letter.event)?,
                 plugin_type: "elasticsearch",
                 plugin_id: &shared.plugin_id,
-                index: request.index_of(item),
-                status: *status,
-                error,
+                index: letter.index,
+                status: letter.status,
+                error: letter.error,
             })
         })
         .collect();
