@@ -25,8 +25,9 @@ pub struct ClientSettings {
     pub password: Option<String>,
     /// `id:key`, sent base64-encoded as Logstash does.
     pub api_key: Option<String>,
-    /// PEM texts of the certificate authorities to trust (checked when the options are read).
-    pub certificate_authorities: Vec<Vec<u8>>,
+    /// Every certificate authority to trust, as one PEM bundle (checked when the options are
+    /// read); `None`: the system's.
+    pub certificate_authorities: Option<Vec<u8>>,
     pub verify_certificates: bool,
     pub compression: bool,
     pub timeout: Duration,
@@ -297,7 +298,7 @@ fn transport(url: &Url, settings: &ClientSettings) -> Result<Transport, String> 
     }
     let validation = match (
         settings.verify_certificates,
-        settings.certificate_authorities.first(),
+        settings.certificate_authorities.as_ref(),
     ) {
         (false, _) => CertificateValidation::None,
         (true, Some(pem)) => {

@@ -307,24 +307,24 @@ fn client_settings(args: &PluginArgs, o: &Options) -> Result<ClientSettings, Dia
             "elasticsearch: use either user/password or api_key, not both",
         ));
     }
-    let certificate_authorities = o
-        .ssl_certificate_authorities
-        .iter()
-        .map(|path| {
-            let pem = std::fs::read(path).map_err(|e| {
-                args.error(
-                    "ssl_certificate_authorities",
-                    format!("elasticsearch: cannot read {path}: {e}"),
-                )
-            })?;
-            Certificate::from_pem(&pem).map(|_| pem).map_err(|e| {
-                args.error(
-                    "ssl_certificate_authorities",
-                    format!("elasticsearch: {path}: {e}"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut bundle = Vec::new();
+    for path in o.ssl_certificate_authorities.iter() {
+        let pem = std::fs::read(path).map_err(|e| {
+            args.error(
+                "ssl_certificate_authorities",
+                format!("elasticsearch: cannot read {path}: {e}"),
+            )
+        })?;
+        Certificate::from_pem(&pem).map_err(|e| {
+            args.error(
+                "ssl_certificate_authorities",
+                format!("elasticsearch: {path}: {e}"),
+            )
+        })?;
+        bundle.extend_from_slice(&pem);
+        bundle.push(b'\n');
+    }
+    let certificate_authorities = (!bundle.is_empty()).then_some(bundle);
     Ok(ClientSettings {
         user: o.user.clone(),
         password: o.password.clone(),
