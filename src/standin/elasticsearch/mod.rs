@@ -7,6 +7,10 @@
 //! # Overview
 //! - [`StandIn`]: a running server ([`StandIn::start`]); inspect what it stored
 //!   ([`StandIn::docs`], [`StandIn::count`]) and what it was asked ([`StandIn::requests`]).
+//! - [`StandIn::tap_bulk`]: a channel that reports every answered `_bulk` request as a
+//!   [`BulkSeen`] (when it was answered, the status, the decompressed NDJSON body), for
+//!   measuring end-to-end latency without storing sources. Nothing is sent, and no lock is
+//!   taken per item, unless a tap is installed; one lock per `_bulk` request when it is.
 //! - [`Config`]: version to imitate ([`EsVersion`]), product header, size limit, address.
 //! - [`Faults`]: a deterministic fault script: per-item failures, whole-request failures, slow
 //!   answers, dropped connections, downtime. Also scriptable over HTTP (below), for the
@@ -110,7 +114,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tokio::sync::oneshot;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use faults::{Faults, ItemFault, RequestFault, Scope, Times};
@@ -254,12 +259,27 @@ impl RequestRecord {
     }
 }
 
+/// One answered `_bulk` request, as reported by [`StandIn::tap_bulk`].
+#[derive(Clone, Debug)]
+pub struct BulkSeen {
+    /// When the answer was ready to go out (after the items were applied and the response
+    /// built): the moment the client's events count as acknowledged.
+    pub answered: Instant,
+    /// The status answered (200 even when some items failed; see the body of the answer).
+    pub status: u16,
+    /// The request body after decompression: action and source lines as sent. Empty when the
+    /// request failed before its body was read (e.g. a bad query parameter).
+    pub body: Bytes,
+}
+
 /// State shared by the listener, the handlers and the [`StandIn`] handle.
 struct Shared {
     config: Config,
     faults: Faults,
     store: Mutex<store::Store>,
     requests: Mutex<Vec<RequestRecord>>,
+    /// Where answered `_bulk` requests are reported, once [`StandIn::tap_bulk`] was called.
+    tap: Mutex<Option<mpsc::UnboundedSender<BulkSeen>>>,
     ids: store::IdGenerator,
     /// Reported by `GET /`; random per server like a fresh cluster's.
     cluster_uuid: String,
@@ -299,6 +319,7 @@ impl StandIn {
             faults: Faults::new(connections.clone()),
             store: Mutex::new(store::Store::new(config.store_sources)),
             requests: Mutex::new(Vec::new()),
+            tap: Mutex::new(None),
             ids: store::IdGenerator::new(),
             cluster_uuid: store::random_base64(16),
             started: Instant::now(),
@@ -384,6 +405,15 @@ impl StandIn {
     /// Every request received so far (control endpoints excluded), in arrival order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// Reports every `_bulk` request answered from now on (not those dropped unanswered), in
+    /// the order they were answered. Replaces an earlier tap; dropping the receiver stops the
+    /// reports. The channel is unbounded: drain it, or drop it when done.
+    pub fn tap_bulk(&self) -> mpsc::UnboundedReceiver<BulkSeen> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *lock(&self.shared.tap) = Some(tx);
+        rx
     }
 
     /// Stored composable index templates (`_index_template`), sorted by name.

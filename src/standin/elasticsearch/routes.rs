@@ -20,7 +20,7 @@ use super::filter_path::FilterPath;
 use super::listener::{ConnHandle, StandInListener};
 use super::responses::{es_error, illegal_argument, similarity, simple_error, Body, Reply};
 use super::store::Kind;
-use super::{control, endpoints, lock, EsVersion, RequestRecord, Shared};
+use super::{control, endpoints, lock, BulkSeen, EsVersion, RequestRecord, Shared};
 
 /// Serves until `stop` fires (or its sender is dropped).
 pub(super) async fn serve(
@@ -250,9 +250,8 @@ async fn handle(
     }
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let route = Route::parse(&segs);
-    let fate = shared
-        .faults
-        .request_fate(matches!(route, Some(Route::Bulk(_))));
+    let is_bulk = matches!(route, Some(Route::Bulk(_)));
+    let fate = shared.faults.request_fate(is_bulk);
     if let Some(delay) = fate.delay {
         tokio::time::sleep(delay).await;
     }
@@ -269,15 +268,33 @@ async fn handle(
         record(&ctx, parts.uri.query(), 0, 0, 0);
         return Response::new(HttpBody::empty());
     }
-    let (reply, body_len) = dispatch(&ctx, route, body, fate.fail).await;
-    record(&ctx, parts.uri.query(), reply.status, reply.items, body_len);
+    let (reply, body) = dispatch(&ctx, route, body, fate.fail).await;
+    let status = reply.status;
+    record(&ctx, parts.uri.query(), status, reply.items, body.len());
     let filter = ctx.param("filter_path").and_then(FilterPath::parse);
     let pretty = ctx.param("pretty").is_some_and(|v| v != "false");
     let mut response = finish(reply, filter.as_ref(), &parts.headers, &shared);
+    if is_bulk {
+        report_bulk(&shared, status, body);
+    }
     if pretty {
         response = prettify(response).await;
     }
     response
+}
+
+/// Hands an answered `_bulk` request to the tap, if one is installed.
+fn report_bulk(shared: &Shared, status: u16, body: Bytes) {
+    let tap = lock(&shared.tap);
+    if let Some(tx) = tap.as_ref() {
+        let seen = BulkSeen {
+            answered: Instant::now(),
+            status,
+            body,
+        };
+        // A dropped receiver only means nobody listens any more.
+        let _ = tx.send(seen);
+    }
 }
 
 fn record(ctx: &Ctx<'_>, query: Option<&str>, status: u16, items: usize, body_len: usize) {
@@ -324,19 +341,19 @@ fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Answers a request; also returns the decoded body's length.
+/// Answers a request; also returns the decoded body (empty when it was not read).
 async fn dispatch(
     ctx: &Ctx<'_>,
     route: Option<Route>,
     body: HttpBody,
     fail: Option<RequestFault>,
-) -> (Reply, usize) {
+) -> (Reply, Bytes) {
     let Some(route) = route else {
         let message = format!(
             "no handler found for uri [{}] and method [{}]",
             ctx.path, ctx.method
         );
-        return (simple_error(400, &message), 0);
+        return (simple_error(400, &message), Bytes::new());
     };
     if !route.methods().contains(&ctx.method) {
         let allowed: Vec<&str> = route.methods().iter().map(Method::as_str).collect();
@@ -346,22 +363,21 @@ async fn dispatch(
             ctx.method,
             allowed.join(", ")
         );
-        return (simple_error(405, &message), 0);
+        return (simple_error(405, &message), Bytes::new());
     }
     if let Err(reply) = check_params(ctx, route.params()) {
-        return (reply, 0);
+        return (reply, Bytes::new());
     }
     let body = match read_body(ctx, body).await {
         Ok(body) => body,
-        Err(reply) => return (reply, 0),
+        Err(reply) => return (reply, Bytes::new()),
     };
-    let len = body.len();
     if let Some(fault) = fail {
-        return (endpoints::request_fault(ctx, fault), len);
+        return (endpoints::request_fault(ctx, fault), body);
     }
     if !body.is_empty() {
         if let Err(reply) = check_content_type(ctx) {
-            return (reply, len);
+            return (reply, body);
         }
     }
     let reply = match route {
@@ -377,7 +393,7 @@ async fn dispatch(
         Route::Doc(index, id) => endpoints::get_doc(ctx, &index, &id),
         Route::Index(index) => endpoints::index_op(ctx, &index),
     };
-    (reply, len)
+    (reply, body)
 }
 
 /// ES's `BaseRestHandler` check: every parameter must be consumed, with suggestions.
