@@ -425,3 +425,86 @@ fn retries_back_off_exponentially_up_to_the_cap() {
     }
     assert!(gaps.iter().all(|g| g.as_millis() < 1_000), "{gaps:?}");
 }
+
+/// Counts acknowledgements, as an input that commits progress would.
+#[derive(Default)]
+struct Acks(std::sync::Mutex<Vec<(u64, sluice::event::AckStatus)>>);
+
+impl sluice::event::Acknowledge for Acks {
+    fn acknowledge(&self, id: u64, status: sluice::event::AckStatus) {
+        self.0.lock().unwrap().push((id, status));
+    }
+}
+
+/// A batch of events whose `[sequence]` runs over `seqs`, with a token `id` in `partition`.
+fn partition_batch(
+    acks: &Arc<Acks>,
+    id: u64,
+    partition: Option<u64>,
+    seqs: std::ops::Range<i64>,
+) -> sluice::outputs::OutputBatch {
+    use sluice::event::{AckToken, Batch, Event, Timestamp, Value};
+    let events = seqs
+        .map(|seq| {
+            let mut event = Event::new(Timestamp::now());
+            event.set_field("sequence".into(), Value::Int(seq));
+            event
+        })
+        .collect();
+    let mut token = AckToken::new(acks.clone(), id);
+    if let Some(key) = partition {
+        token = token.in_partition(key);
+    }
+    sluice::outputs::OutputBatch::new(Arc::new(Batch::with_ack(events, token)), None)
+}
+
+#[test]
+fn a_partition_is_delivered_in_order_while_other_requests_run_alongside() {
+    let es = es8();
+    // The first bulk request (partition 7's first batch) is answered late.
+    es.standin
+        .faults()
+        .delay(Duration::from_millis(600), Times::Count(1), Scope::Bulk);
+    let text = config(
+        0,
+        &options(&es, "flush_size => 10 max_in_flight_requests => 4"),
+    );
+    let mut plan = plan(&text, None).unwrap();
+    let mut output = plan.outputs.remove(0).output;
+    let acks = Arc::new(Acks::default());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        output.start().await.unwrap();
+        output
+            .write(&partition_batch(&acks, 1, Some(7), 0..10))
+            .await
+            .unwrap();
+        // Let the first request reach the stand-in (and its delay) before the others exist.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        output
+            .write(&partition_batch(&acks, 2, None, 100..110))
+            .await
+            .unwrap();
+        output
+            .write(&partition_batch(&acks, 3, Some(7), 10..20))
+            .await
+            .unwrap();
+        output.close().await.unwrap();
+    });
+    let order: Vec<i64> = es
+        .standin
+        .docs("logs")
+        .iter()
+        .map(|(_, doc)| doc["sequence"].as_i64().unwrap())
+        .collect();
+    let position = |seq: i64| order.iter().position(|&s| s == seq).unwrap();
+    assert_eq!(order.len(), 30, "{order:?}");
+    // Partition 7's second batch waited for the first, delayed one...
+    assert!(position(9) < position(10), "{order:?}");
+    // ... while the batch without a partition went ahead of it.
+    assert!(position(109) < position(0), "{order:?}");
+    let mut acked = acks.0.lock().unwrap().clone();
+    acked.sort_by_key(|(id, _)| *id);
+    let delivered = sluice::event::AckStatus::Delivered;
+    assert_eq!(acked, vec![(1, delivered), (2, delivered), (3, delivered)]);
+}

@@ -33,6 +33,7 @@ pub trait Acknowledge: Send + Sync {
 pub struct AckToken {
     sink: Arc<dyn Acknowledge>,
     id: u64,
+    partition: Option<u64>,
     failed: bool,
 }
 
@@ -43,12 +44,28 @@ impl AckToken {
         AckToken {
             sink,
             id,
+            partition: None,
             failed: false,
         }
     }
 
+    /// Declares that the batch's events come from one ordered partition of the input (a Kafka
+    /// partition, a file): outputs then deliver batches of the same partition one after the
+    /// other, never two at once, so they arrive in input order. `key` only needs to be unique
+    /// among the input's partitions and stable while the pipeline runs; inputs should mix in
+    /// something of their own (e.g. a hash of the topic) so two inputs rarely share keys.
+    pub fn in_partition(mut self, key: u64) -> AckToken {
+        self.partition = Some(key);
+        self
+    }
+
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The ordered partition the batch's events come from, if the input keeps order.
+    pub fn partition(&self) -> Option<u64> {
+        self.partition
     }
 
     /// Makes this token report [`AckStatus::Failed`].
@@ -72,6 +89,7 @@ impl std::fmt::Debug for AckToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AckToken")
             .field("id", &self.id)
+            .field("partition", &self.partition)
             .field("failed", &self.failed)
             .finish()
     }

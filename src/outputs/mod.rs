@@ -68,6 +68,13 @@ impl OutputBatch {
         self.len() == 0
     }
 
+    /// The ordered input partitions the events come from (see [`crate::event::AckToken::in_partition`]);
+    /// an output that sends several requests at once must not send two holding the same
+    /// partition. Usually none or one.
+    pub fn partitions(&self) -> impl Iterator<Item = u64> + '_ {
+        self.batch.acks.iter().filter_map(|ack| ack.partition())
+    }
+
     /// Marks the underlying batch as not delivered (see [`Batch::mark_failed`]).
     pub fn mark_failed(&self) {
         self.batch.mark_failed();

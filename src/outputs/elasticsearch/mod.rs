@@ -19,8 +19,12 @@
 //! requests grow. Each request is delivered by a task of its own; it holds its batches until
 //! every item is done, and letting go of them acknowledges them to the inputs.
 //!
-//! With more than one request in flight, events of different batches may be indexed out of
-//! order; set `max_in_flight_requests => 1` where an input needs order kept.
+//! Order: up to `max_in_flight_requests` requests run at once, but two never hold events of
+//! the same ordered input partition (a batch whose [`crate::event::AckToken`] names one, as
+//! the Kafka input's do): the second waits until the first is done, retries included, so each
+//! partition reaches Elasticsearch in input order. Batches of inputs without partitions are not
+//! held back. Within one request, items that must be retried are sent again after the others
+//! were indexed, as Logstash does.
 //!
 //! Deliberate differences from Logstash: `manage_template` installs only a template given by
 //! `template` (no built-in default template); `data_stream_sync_fields` is accepted but the
@@ -32,6 +36,7 @@ pub mod client;
 pub mod deliver;
 pub mod response;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -529,7 +534,7 @@ struct Dispatcher {
 
 impl Dispatcher {
     async fn run(self) {
-        let mut requests = JoinSet::new();
+        let mut requests = InFlight::default();
         let mut carry: Option<(OutputBatch, usize)> = None;
         loop {
             let first = match carry.take() {
@@ -544,14 +549,15 @@ impl Dispatcher {
             };
             let (request, rest) = self.fill(first);
             carry = rest;
+            let partitions = request_partitions(&request);
+            requests.wait_for_partitions(&partitions).await;
             let shared = self.shared.clone();
-            requests.spawn(async move {
+            requests.spawn(partitions, async move {
                 deliver::deliver(&shared, request).await;
                 drop(slot);
             });
-            while requests.try_join_next().is_some() {}
         }
-        while requests.join_next().await.is_some() {}
+        requests.wait_all().await;
     }
 
     /// One request from `first` and whatever else is waiting, up to the limits; returns what
@@ -572,6 +578,76 @@ impl Dispatcher {
             next = self.batches.try_recv().ok().map(|b| (b, 0));
         }
         (builder.finish(), None)
+    }
+}
+
+/// The ordered input partitions a request holds, sorted, without repeats.
+fn request_partitions(request: &bulk::BulkRequest) -> Vec<u64> {
+    let mut keys: Vec<u64> = request
+        .batches
+        .iter()
+        .flat_map(OutputBatch::partitions)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The requests being delivered, with the ordered partitions each holds: a request holding a
+/// partition must be done (retries included) before the next one holding it is sent, so a
+/// partition's events reach Elasticsearch in input order while other requests run alongside.
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<Vec<u64>>,
+    /// Partition -> requests in flight holding it (0 or 1 while order is kept).
+    busy: std::collections::HashMap<u64, usize>,
+}
+
+impl InFlight {
+    fn spawn(&mut self, partitions: Vec<u64>, delivery: impl Future<Output = ()> + Send + 'static) {
+        for &key in &partitions {
+            *self.busy.entry(key).or_default() += 1;
+        }
+        self.tasks.spawn(async move {
+            delivery.await;
+            partitions
+        });
+        while let Some(done) = self.tasks.try_join_next() {
+            self.release(done);
+        }
+    }
+
+    /// Returns once no request in flight holds any of `partitions`.
+    async fn wait_for_partitions(&mut self, partitions: &[u64]) {
+        while partitions.iter().any(|key| self.busy.contains_key(key)) {
+            match self.tasks.join_next().await {
+                Some(done) => self.release(done),
+                None => break,
+            }
+        }
+    }
+
+    async fn wait_all(&mut self) {
+        while let Some(done) = self.tasks.join_next().await {
+            self.release(done);
+        }
+    }
+
+    /// Forgets a finished request's partitions. A delivery that panicked holds none any more
+    /// either, but its partitions cannot be named: clear every count so nothing waits forever.
+    fn release(&mut self, done: Result<Vec<u64>, tokio::task::JoinError>) {
+        let Ok(partitions) = done else {
+            self.busy.clear();
+            return;
+        };
+        for key in partitions {
+            if let std::collections::hash_map::Entry::Occupied(mut held) = self.busy.entry(key) {
+                *held.get_mut() -= 1;
+                if *held.get() == 0 {
+                    held.remove();
+                }
+            }
+        }
     }
 }
 
