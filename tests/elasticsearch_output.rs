@@ -508,3 +508,35 @@ fn a_partition_is_delivered_in_order_while_other_requests_run_alongside() {
     let delivered = sluice::event::AckStatus::Delivered;
     assert_eq!(acked, vec![(1, delivered), (2, delivered), (3, delivered)]);
 }
+
+#[test]
+fn events_being_retried_stay_counted_until_indexed() {
+    let es = es8();
+    // Every bulk request fails until the fault is lifted.
+    es.standin
+        .faults()
+        .fail_requests(RequestFault::Unavailable, Times::Forever);
+    let pipeline = pipeline::Pipeline::new(
+        plan(&config(120, &options(&es, "")), None).unwrap(),
+        PipelineSettings {
+            workers: 1,
+            batch_size: 50,
+            batch_delay: Duration::from_millis(5),
+        },
+    );
+    let stats = pipeline.stats();
+    let running = std::thread::spawn(move || pipeline.run_until(std::future::pending()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.events_filtered() < 120 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Give the output time to retry a few times: the events are still held, none lost.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(stats.events_in_outputs(), 120);
+    assert_eq!(es.standin.count("logs"), 0);
+    es.standin.faults().clear();
+    running.join().unwrap().unwrap();
+    assert_eq!(stats.events_in_outputs(), 0);
+    assert_eq!(stats.events_out(), 120);
+    assert_all_indexed(&es, "logs", 120);
+}

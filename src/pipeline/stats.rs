@@ -113,6 +113,16 @@ impl PipelineStats {
         self.events_failed.load(Ordering::Relaxed)
     }
 
+    /// Filtered events that outputs hold and have not finished with: waiting in an output
+    /// queue, being written, or being retried (an Elasticsearch that refuses them keeps them
+    /// counted here for as long as it takes). Part of the pipeline's queue depth.
+    pub fn events_in_outputs(&self) -> u64 {
+        // Read `done` first: it only grows, and reading it before `filtered` keeps the
+        // difference from going negative when both move between the two loads.
+        let done = self.events_out() + self.events_failed();
+        self.events_filtered().saturating_sub(done)
+    }
+
     /// Batches dropped because a filter (or a condition) panicked on them.
     pub fn worker_panics(&self) -> u64 {
         self.worker_panics.load(Ordering::Relaxed)
