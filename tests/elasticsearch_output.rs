@@ -324,6 +324,57 @@ fn data_streams_take_create_and_are_named_from_the_options() {
 }
 
 #[test]
+fn data_stream_fields_route_events_and_are_synced_to_the_name() {
+    let es = es8();
+    let text = format!(
+        r#"input {{ generator {{ count => 4 message => "line" }} }}
+           filter {{
+             if [sequence] >= 2 {{
+               mutate {{ add_field => {{ "[data_stream][dataset]" => "web" "[data_stream][extra]" => "x" }} }}
+             }}
+           }}
+           output {{ elasticsearch {{ hosts => ["{}"] data_stream => "true"
+               data_stream_dataset => "nginx" }} }}"#,
+        es.standin.url()
+    );
+    run(&text, None).unwrap();
+    assert_eq!(es.standin.count("logs-nginx-default"), 2);
+    assert_eq!(es.standin.count("logs-web-default"), 2);
+    for (_, doc) in es.standin.docs("logs-nginx-default") {
+        let expected =
+            serde_json::json!({"type": "logs", "dataset": "nginx", "namespace": "default"});
+        assert_eq!(doc["data_stream"], expected, "{doc}");
+    }
+    for (_, doc) in es.standin.docs("logs-web-default") {
+        let expected = serde_json::json!(
+            {"type": "logs", "dataset": "web", "namespace": "default", "extra": "x"});
+        assert_eq!(doc["data_stream"], expected, "{doc}");
+    }
+}
+
+#[test]
+fn without_auto_routing_and_sync_the_options_name_the_stream_and_events_are_kept_as_they_are() {
+    let es = es8();
+    let text = format!(
+        r#"input {{ generator {{ count => 2 message => "line" }} }}
+           filter {{ mutate {{ add_field => {{ "[data_stream][dataset]" => "web" }} }} }}
+           output {{ elasticsearch {{ hosts => ["{}"] data_stream => "true"
+               data_stream_dataset => "nginx" data_stream_auto_routing => false
+               data_stream_sync_fields => false }} }}"#,
+        es.standin.url()
+    );
+    run(&text, None).unwrap();
+    assert_eq!(es.standin.count("logs-nginx-default"), 2);
+    for (_, doc) in es.standin.docs("logs-nginx-default") {
+        assert_eq!(
+            doc["data_stream"],
+            serde_json::json!({"dataset": "web"}),
+            "{doc}"
+        );
+    }
+}
+
+#[test]
 fn gzip_and_credentials_reach_the_server() {
     let es = es8();
     run(

@@ -11,9 +11,9 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::event::json::{write_event, write_str};
+use crate::event::json::{write_event, write_str, write_value};
 use crate::event::sprintf::Template;
-use crate::event::Event;
+use crate::event::{Event, Map};
 use crate::outputs::OutputBatch;
 
 /// A bulk action.
@@ -57,40 +57,105 @@ pub struct Actions {
     pub pipeline: Option<Template>,
     pub doc_as_upsert: bool,
     pub retry_on_conflict: Option<u32>,
-    /// Data stream naming with auto routing: the index is `type-dataset-namespace`, each part
-    /// from the event's `[data_stream][...]` field when it holds a string, else from the
-    /// option. `None`: the `index` template decides.
-    pub routed_data_stream: Option<DataStreamParts>,
+    /// How events are named into a data stream; `None`: the `index` template decides.
+    pub data_stream: Option<DataStream>,
 }
 
-/// The option values of a data stream's name parts.
+/// `data_stream => true`: the name parts from the options, and what the event may change.
 #[derive(Debug)]
-pub struct DataStreamParts {
+pub struct DataStream {
+    /// `data_stream_type`, `_dataset`, `_namespace`.
     pub kind: String,
     pub dataset: String,
     pub namespace: String,
+    /// `data_stream_auto_routing`: a part comes from the event's `[data_stream][...]` field
+    /// when that holds a string.
+    pub auto_routing: bool,
+    /// `data_stream_sync_fields`: the indexed document's `[data_stream]` fields are set to the
+    /// parts of the name it went to (the event itself is left alone).
+    pub sync_fields: bool,
 }
 
-impl DataStreamParts {
-    /// Appends the data stream name for `event` to `out`.
+impl DataStream {
+    const FIELDS: [&'static str; 3] = ["type", "dataset", "namespace"];
+
+    /// `[type, dataset, namespace]` of the data stream `event` goes to.
+    fn parts<'a>(&'a self, event: &'a Event) -> [&'a str; 3] {
+        let routed = |field: &str| {
+            let stream = event.fields().get("data_stream")?.as_map()?;
+            stream.get(field)?.as_str()
+        };
+        let defaults = [&self.kind, &self.dataset, &self.namespace];
+        std::array::from_fn(|i| {
+            let event_part = self.auto_routing.then(|| routed(Self::FIELDS[i])).flatten();
+            event_part.unwrap_or(defaults[i])
+        })
+    }
+
+    /// Appends `type-dataset-namespace` for `event` to `out`.
     fn render(&self, event: &Event, out: &mut String) {
-        let parts = [
-            ("type", &self.kind),
-            ("dataset", &self.dataset),
-            ("namespace", &self.namespace),
-        ];
-        for (i, (field, default)) in parts.into_iter().enumerate() {
+        for (i, part) in self.parts(event).into_iter().enumerate() {
             if i > 0 {
                 out.push('-');
             }
-            let routed = event
-                .fields()
-                .get("data_stream")
-                .and_then(|v| v.as_map())
-                .and_then(|m| m.get(field))
-                .and_then(|v| v.as_str());
-            out.push_str(routed.unwrap_or(default));
+            out.push_str(part);
         }
+    }
+
+    /// Writes `event` as JSON with its `[data_stream]` object holding the parts of the name
+    /// (first, then the object's other keys); added at the end when the event has none.
+    fn write_synced(&self, event: &Event, buf: &mut Vec<u8>) {
+        let parts = self.parts(event);
+        buf.push(b'{');
+        let mut first = true;
+        let mut synced = false;
+        let mut separate = |buf: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                buf.push(b',');
+            }
+        };
+        for (key, value) in event.fields().iter() {
+            if key.as_str() == "@metadata" {
+                continue;
+            }
+            separate(buf);
+            write_str(key, buf);
+            buf.push(b':');
+            if key.as_str() == "data_stream" {
+                synced = true;
+                Self::write_object(parts, value.as_map(), buf);
+            } else {
+                write_value(value, buf);
+            }
+        }
+        if !synced {
+            separate(buf);
+            buf.extend_from_slice(b"\"data_stream\":");
+            Self::write_object(parts, None, buf);
+        }
+        buf.push(b'}');
+    }
+
+    fn write_object(parts: [&str; 3], others: Option<&Map>, buf: &mut Vec<u8>) {
+        buf.push(b'{');
+        for (i, (field, part)) in Self::FIELDS.iter().zip(parts).enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_str(field, buf);
+            buf.push(b':');
+            write_str(part, buf);
+        }
+        for (key, value) in others.into_iter().flat_map(Map::iter) {
+            if Self::FIELDS.contains(&key.as_str()) {
+                continue;
+            }
+            buf.push(b',');
+            write_str(key, buf);
+            buf.push(b':');
+            write_value(value, buf);
+        }
+        buf.push(b'}');
     }
 }
 
@@ -269,13 +334,13 @@ impl<'a> BulkBuilder<'a> {
         body.extend_from_slice(op.name().as_bytes());
         body.extend_from_slice(b"\":{\"_index\":");
         let index_start = body.len() + 1;
-        match &actions.routed_data_stream {
-            Some(parts) => {
+        match &actions.data_stream {
+            Some(stream) if stream.auto_routing => {
                 self.scratch.clear();
-                parts.render(event, &mut self.scratch);
+                stream.render(event, &mut self.scratch);
                 write_str(&self.scratch, body);
             }
-            None => actions.index.with_rendered(event, |s| write_str(s, body)),
+            _ => actions.index.with_rendered(event, |s| write_str(s, body)),
         }
         let index_range = index_start..body.len() - 1;
         let optional = [
@@ -309,7 +374,10 @@ impl<'a> BulkBuilder<'a> {
         let body = &mut self.body;
         match op {
             Op::Delete => return,
-            Op::Index | Op::Create => write_event(event, body),
+            Op::Index | Op::Create => match &self.actions.data_stream {
+                Some(stream) if stream.sync_fields => stream.write_synced(event, body),
+                _ => write_event(event, body),
+            },
             Op::Update => {
                 body.extend_from_slice(b"{\"doc\":");
                 write_event(event, body);

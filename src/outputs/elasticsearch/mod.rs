@@ -27,9 +27,7 @@
 //! were indexed, as Logstash does.
 //!
 //! Deliberate differences from Logstash: `manage_template` installs only a template given by
-//! `template` (no built-in default template); `data_stream_sync_fields` is accepted but the
-//! event's `[data_stream]` fields are not rewritten; `retry_*_interval` accept fractions of a
-//! second.
+//! `template` (no built-in default template); `retry_*_interval` accept fractions of a second.
 
 pub mod bulk;
 pub mod client;
@@ -81,8 +79,8 @@ struct Options {
     data_stream_namespace: String,
     #[serde(default = "default_true")]
     data_stream_auto_routing: bool,
-    #[serde(default = "default_true", rename = "data_stream_sync_fields")]
-    _data_stream_sync_fields: bool,
+    #[serde(default = "default_true")]
+    data_stream_sync_fields: bool,
     user: Option<String>,
     password: Option<String>,
     api_key: Option<String>,
@@ -257,12 +255,12 @@ fn actions(args: &PluginArgs, o: &Options, data_stream: bool) -> Result<Actions,
         pipeline: optional("pipeline", &o.pipeline)?,
         doc_as_upsert: o.doc_as_upsert,
         retry_on_conflict: Some(o.retry_on_conflict),
-        routed_data_stream: (data_stream && o.data_stream_auto_routing).then(|| {
-            bulk::DataStreamParts {
-                kind: o.data_stream_type.clone(),
-                dataset: o.data_stream_dataset.clone(),
-                namespace: o.data_stream_namespace.clone(),
-            }
+        data_stream: data_stream.then(|| bulk::DataStream {
+            kind: o.data_stream_type.clone(),
+            dataset: o.data_stream_dataset.clone(),
+            namespace: o.data_stream_namespace.clone(),
+            auto_routing: o.data_stream_auto_routing,
+            sync_fields: o.data_stream_sync_fields,
         }),
     })
 }
