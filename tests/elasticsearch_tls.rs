@@ -337,6 +337,10 @@ fn refused_then_recovers(tls: &Tls, options: &str, trusted: native_tls::Identity
             && said.iter().any(|l| l.contains("retrying")),
         "the startup check and the bulk requests should say they retry: {said:#?}"
     );
+    assert!(
+        said.iter().any(|l| l.contains("certificate")),
+        "the log should say the certificate is the problem: {said:#?}"
+    );
 
     tls.front.present(trusted);
     assert!(eventually(|| running.is_finished()), "never delivered");

@@ -169,7 +169,7 @@ impl Host {
             .transport
             .send(method, path, headers, query, body, None)
             .await;
-        let response = sent.map_err(|e| self.transport_error(e.to_string()))?;
+        let response = sent.map_err(|e| self.transport_error(error_chain(&e)))?;
         let status = response.status_code().as_u16();
         let product = response
             .headers()
@@ -179,7 +179,7 @@ impl Host {
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.transport_error(e.to_string()))?;
+            .map_err(|e| self.transport_error(error_chain(&e)))?;
         Ok(Answer {
             status,
             product,
@@ -302,12 +302,29 @@ fn transport(url: &Url, settings: &ClientSettings) -> Result<Transport, String> 
     ) {
         (false, _) => CertificateValidation::None,
         (true, Some(pem)) => {
-            CertificateValidation::Full(Certificate::from_pem(pem).map_err(|e| e.to_string())?)
+            CertificateValidation::Full(Certificate::from_pem(pem).map_err(|e| error_chain(&e))?)
         }
         (true, None) => CertificateValidation::Default,
     };
     builder = builder.cert_validation(validation);
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(|e| error_chain(&e))
+}
+
+/// An error with every cause under it (`a: b: c`): the client's own message is only "error
+/// sending request"; the cause (connection refused, certificate verify failed) is below.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let part = e.to_string();
+        // Wrappers often repeat their cause's text; keep each piece once.
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -321,7 +321,7 @@ fn client_settings(args: &PluginArgs, o: &Options) -> Result<ClientSettings, Dia
         Certificate::from_pem(&pem).map_err(|e| {
             args.error(
                 "ssl_certificate_authorities",
-                format!("elasticsearch: {path}: {e}"),
+                format!("elasticsearch: {path}: {}", client::error_chain(&e)),
             )
         })?;
         bundle.extend_from_slice(&pem);
@@ -483,7 +483,7 @@ impl Output for Elasticsearch {
                 }
                 Err(e @ SendError::NotElasticsearch { .. }) => refusals.push(e.to_string()),
                 Err(e) => {
-                    tracing::warn!(output = self.shared.plugin_id, error = %e, "Elasticsearch host unreachable; will retry")
+                    tracing::warn!(output = self.shared.plugin_id, error = %e, "Elasticsearch host not usable yet; will retry")
                 }
             }
         }
