@@ -375,6 +375,25 @@ fn without_auto_routing_and_sync_the_options_name_the_stream_and_events_are_kept
 }
 
 #[test]
+fn compression_level_zero_sends_plain_bodies_and_above_nine_is_refused() {
+    let es = es8();
+    let extra = "http_compression => true compression_level => 0";
+    run(&config(5, &options(&es, extra)), None).unwrap();
+    assert_all_indexed(&es, "logs", 5);
+    let bulk = es
+        .standin
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/_bulk");
+    assert_eq!(bulk.unwrap().header("content-encoding"), None);
+    let err = build_error(r#"output { elasticsearch { compression_level => 10 } }"#);
+    assert!(
+        err.contains("compression_level 10 is not between 0 and 9"),
+        "{err}"
+    );
+}
+
+#[test]
 fn gzip_and_credentials_reach_the_server() {
     let es = es8();
     run(
@@ -396,6 +415,9 @@ fn gzip_and_credentials_reach_the_server() {
         .find(|r| r.path == "/_bulk")
         .unwrap();
     assert_eq!(bulk.header("content-encoding"), Some("gzip"));
+    assert_eq!(bulk.header("x-elastic-event-count"), Some("20"));
+    let uncompressed = bulk.header("x-elastic-uncompressed-request-length");
+    assert_eq!(uncompressed, Some(bulk.body_len.to_string().as_str()));
     assert!(bulk
         .header("authorization")
         .is_some_and(|a| a.starts_with("Basic ")));

@@ -1,5 +1,6 @@
-//! The hosts an output talks to: one transport of the official client per host (auth, TLS,
-//! gzip and timeouts come from it), which hosts are healthy, and the product check.
+//! The hosts an output talks to: one transport of the official client per host (auth, TLS
+//! and timeouts come from it; bodies arrive already gzipped, see `deliver`), which hosts are
+//! healthy, and the product check.
 //!
 //! Requests go round-robin over the healthy hosts. A host that fails (connection refused,
 //! timeout, 5xx) is left alone until its retry time, which backs off with its failures; when
@@ -29,7 +30,6 @@ pub struct ClientSettings {
     /// read); `None`: the system's.
     pub certificate_authorities: Option<Vec<u8>>,
     pub verify_certificates: bool,
-    pub compression: bool,
     pub timeout: Duration,
 }
 
@@ -151,8 +151,21 @@ impl Host {
         query: &[(&str, &str)],
         body: Option<Bytes>,
     ) -> Result<Answer, SendError> {
+        self.send_with(method, path, query, body, HeaderMap::new())
+            .await
+    }
+
+    /// [`Host::send`] with more headers (`Content-Encoding` of a body gzipped beforehand).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Bytes>,
+        headers: HeaderMap,
+    ) -> Result<Answer, SendError> {
         self.ensure_checked().await?;
-        self.raw_send(method, path, query, body).await
+        self.raw_send(method, path, query, body, headers).await
     }
 
     async fn raw_send(
@@ -161,8 +174,8 @@ impl Host {
         path: &str,
         query: &[(&str, &str)],
         body: Option<Bytes>,
+        mut headers: HeaderMap,
     ) -> Result<Answer, SendError> {
-        let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let query = (!query.is_empty()).then_some(query);
         let sent = self
@@ -203,7 +216,9 @@ impl Host {
             status,
             product,
             body,
-        } = self.raw_send(Method::Get, "/", &[], None).await?;
+        } = self
+            .raw_send(Method::Get, "/", &[], None, HeaderMap::new())
+            .await?;
         if status == 401 || status == 403 {
             return Err(self.transport_error(format!(
                 "GET / answered {status}: check user/password or api_key"
@@ -287,7 +302,6 @@ pub fn check_product(status: u16, product: Option<&str>, body: &[u8]) -> Result<
 fn transport(url: &Url, settings: &ClientSettings) -> Result<Transport, String> {
     let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
         .timeout(settings.timeout)
-        .request_body_compression(settings.compression)
         .disable_proxy();
     if let Some(key) = &settings.api_key {
         let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key);

@@ -91,6 +91,8 @@ struct Options {
     ssl_verification_mode: VerificationMode,
     #[serde(default)]
     http_compression: bool,
+    /// gzip level 0-9 (0: none); without it, `http_compression => true` means 1.
+    compression_level: Option<u32>,
     #[serde(default = "default_timeout")]
     timeout: f64,
     #[serde(default = "default_retry_initial")]
@@ -192,6 +194,7 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Output>
         dead_letter_codes: options.dlq_custom_codes.clone(),
         dead_letter_queue: args.dead_letter_queue(),
         plugin_id: args.plugin_id().to_string(),
+        compression_level: compression_level(args, &options)?,
         stats: Stats::default(),
     };
     Ok(Box::new(Elasticsearch::new(
@@ -265,6 +268,17 @@ fn actions(args: &PluginArgs, o: &Options, data_stream: bool) -> Result<Actions,
     })
 }
 
+fn compression_level(args: &PluginArgs, o: &Options) -> Result<u32, Diagnostics> {
+    match o.compression_level {
+        Some(level) if level > 9 => Err(args.error(
+            "compression_level",
+            format!("elasticsearch: compression_level {level} is not between 0 and 9"),
+        )),
+        Some(level) => Ok(level),
+        None => Ok(u32::from(o.http_compression)),
+    }
+}
+
 /// `type-dataset-namespace` from the options (auto routing may replace parts per event).
 fn data_stream_name(o: &Options) -> String {
     format!(
@@ -334,7 +348,6 @@ fn client_settings(args: &PluginArgs, o: &Options) -> Result<ClientSettings, Dia
         api_key: o.api_key.clone(),
         certificate_authorities,
         verify_certificates: o.ssl_verification_mode == VerificationMode::Full,
-        compression: o.http_compression,
         timeout: Duration::from_secs_f64(o.timeout.max(0.001)),
     })
 }
