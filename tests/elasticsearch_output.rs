@@ -215,6 +215,49 @@ fn elasticsearch_down_for_a_while_loses_nothing() {
     assert_all_indexed(&es, "logs", 300);
 }
 
+/// `config` with both stand-ins as hosts, in small batches so there are many requests.
+fn two_host_run(a: &Es, b: &Es, count: usize) {
+    let text = format!(
+        r#"input {{ generator {{ count => {count} message => "line" }} }}
+           output {{ elasticsearch {{ hosts => ["{}", "{}"] index => "logs"
+               document_id => "%{{[sequence]}}" flush_size => 20
+               retry_initial_interval => 0.01 retry_max_interval => 0.05 }} }}"#,
+        a.standin.url(),
+        b.standin.url()
+    );
+    run(&text, None).unwrap();
+}
+
+/// Every id 0..n is in exactly one of the two stand-ins.
+fn assert_split_between(a: &Es, b: &Es, n: usize) {
+    assert_eq!(a.standin.count("logs") + b.standin.count("logs"), n);
+    for i in 0..n {
+        let id = i.to_string();
+        let copies = [a, b]
+            .iter()
+            .filter(|es| es.standin.doc("logs", &id).is_some())
+            .count();
+        assert_eq!(copies, 1, "document {i}");
+    }
+}
+
+#[test]
+fn requests_spread_over_the_hosts() {
+    let (a, b) = (es8(), es8());
+    two_host_run(&a, &b, 400);
+    assert_split_between(&a, &b, 400);
+    assert!(a.standin.count("logs") > 0 && b.standin.count("logs") > 0);
+}
+
+#[test]
+fn a_host_that_is_down_is_skipped_and_nothing_is_lost() {
+    let (a, b) = (es8(), es8());
+    b.standin.faults().down_for(Duration::from_secs(30));
+    two_host_run(&a, &b, 400);
+    assert_eq!(a.standin.count("logs"), 400);
+    assert_split_between(&a, &b, 400);
+}
+
 #[test]
 fn create_conflicts_count_as_done() {
     let es = es8();

@@ -350,6 +350,42 @@ mod tests {
     const OSS: &[u8] =
         br#"{"version":{"number":"7.10.2","build_flavor":"oss"},"tagline":"You know, for Search"}"#;
 
+    fn two_hosts() -> Hosts {
+        let urls = ["http://a:9200", "http://b:9200"].map(|u| Url::parse(u).unwrap());
+        Hosts::new(&urls, &ClientSettings::default()).unwrap()
+    }
+
+    fn picked(hosts: &Hosts, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| hosts.pick().unwrap().url.host_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn requests_go_round_robin_and_a_failed_host_rests_then_comes_back() {
+        let hosts = two_hosts();
+        assert_eq!(picked(&hosts, 4), ["a", "b", "a", "b"]);
+        let rest = Duration::from_millis(50);
+        hosts.all()[1].failed(rest, rest);
+        assert_eq!(picked(&hosts, 4), ["a", "a", "a", "a"]);
+        std::thread::sleep(rest + Duration::from_millis(10));
+        let after = picked(&hosts, 4);
+        assert!(after.contains(&"b".to_string()), "{after:?}");
+    }
+
+    #[test]
+    fn when_every_host_rests_the_one_due_first_is_tried() {
+        let hosts = two_hosts();
+        hosts.all()[0].failed(Duration::from_secs(60), Duration::from_secs(60));
+        hosts.all()[1].failed(Duration::from_secs(5), Duration::from_secs(5));
+        assert_eq!(picked(&hosts, 3), ["b", "b", "b"]);
+        // A host shown not to be Elasticsearch is never picked.
+        hosts.all()[1].lock().product = Some(Err("not Elasticsearch".into()));
+        assert_eq!(picked(&hosts, 2), ["a", "a"]);
+        hosts.all()[0].lock().product = Some(Err("not Elasticsearch".into()));
+        assert!(hosts.pick().is_none());
+    }
+
     #[test]
     fn the_product_check_follows_the_official_clients() {
         assert_eq!(
