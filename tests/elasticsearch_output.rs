@@ -188,6 +188,21 @@ fn whole_request_failures_are_retried() {
 }
 
 #[test]
+fn a_request_answered_later_than_timeout_is_sent_again() {
+    let es = es8();
+    es.standin
+        .faults()
+        .delay(Duration::from_millis(1500), Times::Count(1), Scope::Bulk);
+    let started = Instant::now();
+    run(&config(50, &options(&es, "timeout => 0.3")), None).unwrap();
+    // Done long before the slow answer would have come.
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    // The abandoned request may still be applied, as Elasticsearch would: the document ids
+    // make the second sending overwrite it, so each event is in the index once.
+    assert_all_indexed(&es, "logs", 50);
+}
+
+#[test]
 fn a_too_large_request_is_split_until_it_fits() {
     let es = es8();
     es.standin
