@@ -58,6 +58,10 @@ need_cmd openssl || need_apt openssl
 # libssl-dev and pkg-config: the elasticsearch client's TLS (native-tls) links OpenSSL.
 need_apt libssl-dev pkg-config
 
+# rsyslog and its RELP output module: tests/rsyslog*.rs start the real daemon as a syslog
+# client (omfwd over UDP and TCP, omrelp) with a config and work folder of their own.
+need_apt rsyslog rsyslog-relp
+
 # --- Python / npm tools ---------------------------------------------------------------------
 # python3 with mmdb-writer: tests/support/make_mmdb.py writes the MaxMind databases that
 # tests/geoip.rs reads.
@@ -68,4 +72,9 @@ if ! python3 -c "import mmdb_writer" >/dev/null 2>&1; then
     # intended use, so fall back to --break-system-packages there.
     python3 -m pip install --quiet mmdb-writer \
         || python3 -m pip install --quiet --break-system-packages mmdb-writer
+fi
+# fluent-logger (and msgpack): tests/forward.rs sends with fluentd's own Python client.
+if ! python3 -c "import fluent.sender, msgpack" >/dev/null 2>&1; then
+    python3 -m pip install --quiet fluent-logger msgpack \
+        || python3 -m pip install --quiet --break-system-packages fluent-logger msgpack
 fi

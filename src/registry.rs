@@ -46,14 +46,44 @@ pub const INPUTS: &[InputSpec] = &[
         build: inputs::dead_letter_queue::build,
     },
     InputSpec {
+        name: "file",
+        default_codec: "plain",
+        build: inputs::file::build,
+    },
+    InputSpec {
+        name: "forward",
+        default_codec: "plain",
+        build: inputs::forward::build,
+    },
+    InputSpec {
         name: "generator",
         default_codec: "plain",
         build: inputs::generator::build,
     },
     InputSpec {
+        name: "relp",
+        default_codec: "plain",
+        build: inputs::relp::build,
+    },
+    InputSpec {
         name: "stdin",
         default_codec: "line",
         build: inputs::stdin::build,
+    },
+    InputSpec {
+        name: "syslog",
+        default_codec: "plain",
+        build: inputs::syslog::build,
+    },
+    InputSpec {
+        name: "tcp",
+        default_codec: "line",
+        build: inputs::tcp::build,
+    },
+    InputSpec {
+        name: "udp",
+        default_codec: "plain",
+        build: inputs::udp::build,
     },
 ];
 
@@ -163,6 +193,10 @@ pub const CODECS: &[CodecSpec] = &[
     CodecSpec {
         name: "line",
         build: codecs::line::build,
+    },
+    CodecSpec {
+        name: "multiline",
+        build: codecs::multiline::build,
     },
     CodecSpec {
         name: "plain",

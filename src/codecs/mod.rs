@@ -13,6 +13,7 @@ pub mod charset;
 pub mod json;
 pub mod json_lines;
 pub mod line;
+pub mod multiline;
 pub mod plain;
 pub mod rubydebug;
 
@@ -43,6 +44,12 @@ pub trait Decoder: Send {
 
     /// At end of stream: emits whatever is buffered (e.g. a last line without newline).
     fn flush(&mut self, now: Timestamp, out: &mut Vec<Event>);
+
+    /// How long a stream may stay quiet before the input should call [`Decoder::flush`] although
+    /// the stream has not ended (multiline's `auto_flush_interval`); `None`: only at its end.
+    fn idle_flush(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// `fmt::Write` into a byte buffer, for the formatting helpers that write to `fmt::Write`.

@@ -8,8 +8,14 @@
 //! The types here are all an input needs: inputs never import the pipeline runtime.
 
 pub mod dead_letter_queue;
+pub mod file;
+pub mod forward;
 pub mod generator;
+pub mod relp;
 pub mod stdin;
+pub mod syslog;
+pub mod tcp;
+pub mod udp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -1,0 +1,11 @@
+//! The `multiline` codec (being written).
+
+use std::sync::Arc;
+
+use crate::config::{Diagnostics, PluginArgs};
+
+use super::Codec;
+
+pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
+    Err(args.error("", "the multiline codec is not implemented yet"))
+}
