@@ -1,0 +1,3 @@
+//! End-to-end: syslog over TCP into the `sluice` binary (being written).
+
+fn main() {}
