@@ -1,3 +1,608 @@
-//! End-to-end: the `sluice` binary into the Elasticsearch stand-in (being written).
+//! End-to-end: the `sluice` binary from stdin into the Elasticsearch stand-in.
+//!
+//! Two measurements, both against [`StandIn`] running in this process on a tokio runtime of its
+//! own (one worker thread) in count-only mode, so the stand-in costs little and stores nothing:
+//!
+//! - **Throughput.** N real Apache lines (../shared/corpus/access/apache/apache_logs repeated
+//!   to N, cached as `target/e2e/apache-N.log`, the file `benches/e2e.sh` uses) are fed as a
+//!   file on stdin to `sluice run -w W` for W = 1 and 2, through four pipelines: `stdin -> null`,
+//!   `stdin -> elasticsearch`, and both again with `grok { %{COMBINEDAPACHELOG} }` and `date`
+//!   in between. Each row gives the wall time, events/s, sluice's own CPU time (user + system,
+//!   all threads, from `/proc/PID/stat` read when it has exited but is not yet reaped), CPU µs
+//!   per event, its peak RSS (`VmHWM`, polled), and the CPU this process spent meanwhile (the
+//!   stand-in, for the elasticsearch rows) and the events per `_bulk` request. Each row is the
+//!   run of median wall time of `--repeats` (3). After each elasticsearch run the stand-in's
+//!   count must equal N, or the bench fails.
+//! - **Latency.** Lines `SEQ SENT_NANOS` are written to `sluice run -w 1` at a fixed rate
+//!   (paced as in `benches/latency.rs`) for 3 s, through `stdin -> elasticsearch` with default
+//!   output options; the stand-in's `_bulk` tap ([`StandIn::tap_bulk`]) says when each request
+//!   was answered. An event's latency is that moment minus its send time: arrival on stdin to
+//!   bulk acknowledgement. Prints p50/p90/p99/p99.9/max and the share under 100 ms per rate, and
+//!   fails unless every line arrived exactly once.
+//!
+//! ```text
+//! cargo bench --bench elasticsearch                      # both, 1,000,000 lines; 1k/10k/100k/s
+//! cargo bench --bench elasticsearch -- throughput --lines 200000 --repeats 1
+//! cargo bench --bench elasticsearch -- latency 1000 50000
+//! ```
+//! Under `cargo test --benches` (no `--bench` argument) it runs a smoke test instead: 20,000
+//! lines into the stand-in with -w 1 and one slow latency stream of 1,000 events, failing on any
+//! event lost or duplicated.
 
-fn main() {}
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sluice::standin::elasticsearch::{BulkSeen, Config, StandIn};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const CORPUS: &str = "../shared/corpus/access/apache/apache_logs";
+const INDEX: &str = "bench";
+const FILTERS: &str = r#"filter {
+  grok { match => { "message" => "%{COMBINEDAPACHELOG}" } }
+  date { match => [ "timestamp", "dd/MMM/yyyy:HH:mm:ss Z" ] }
+}"#;
+/// How often the paced writer wakes up to write the lines that have come due.
+const TICK: Duration = Duration::from_millis(1);
+/// How often a running sluice's state is polled; bounds the error on its wall time.
+const POLL: Duration = Duration::from_millis(2);
+/// Peak RSS is read every this many polls (reading `status` costs more than `stat`).
+const RSS_EVERY: u32 = 10;
+/// A run that takes longer than this is stuck: kill it and fail.
+const DEADLINE: Duration = Duration::from_secs(600);
+/// `USER_HZ`: the unit of `/proc/PID/stat` times, 100 on every Linux architecture in use.
+const CLOCK_TICKS_PER_S: u64 = 100;
+
+fn main() {
+    let args = Args::parse(std::env::args().skip(1));
+    let es = EsRuntime::new();
+    let start = Instant::now();
+    if !args.bench {
+        smoke(&es, start);
+        return;
+    }
+    if args.throughput {
+        throughput(&es, args.lines, args.repeats);
+    }
+    if args.latency {
+        latency(&es, start, &args.rates);
+    }
+}
+
+/// The command line: `[--bench] [throughput] [latency] [--lines N] [--repeats R] [RATE...]`.
+struct Args {
+    bench: bool,
+    throughput: bool,
+    latency: bool,
+    lines: u64,
+    repeats: usize,
+    rates: Vec<u64>,
+}
+
+impl Args {
+    fn parse(args: impl Iterator<Item = String>) -> Args {
+        let mut parsed = Args {
+            bench: false,
+            throughput: false,
+            latency: false,
+            lines: 1_000_000,
+            repeats: 3,
+            rates: Vec::new(),
+        };
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => parsed.bench = true,
+                "throughput" => parsed.throughput = true,
+                "latency" => parsed.latency = true,
+                "--lines" => {
+                    let n = args.next().and_then(|n| n.parse().ok());
+                    parsed.lines = n.expect("--lines takes a number of lines");
+                }
+                "--repeats" => {
+                    let n = args.next().and_then(|n| n.parse().ok());
+                    parsed.repeats = n.filter(|&n| n > 0).expect("--repeats takes a count");
+                }
+                other => match other.parse() {
+                    Ok(rate) => parsed.rates.push(rate),
+                    // cargo may pass flags of its own (e.g. filters); they mean nothing here.
+                    Err(_) => eprintln!("elasticsearch bench: ignoring argument {other:?}"),
+                },
+            }
+        }
+        if !parsed.throughput && !parsed.latency {
+            parsed.throughput = true;
+            parsed.latency = true;
+        }
+        if parsed.rates.is_empty() {
+            parsed.rates = vec![1_000, 10_000, 100_000];
+        }
+        parsed
+    }
+}
+
+fn smoke(es: &EsRuntime, start: Instant) {
+    let lines = 20_000;
+    let input = input_file(lines);
+    let row = throughput_run(es, Pipeline::ES, 1, &input, lines);
+    println!("smoke throughput: {}", row.line());
+    let report = measure_latency(es, start, 2_000, Duration::from_millis(500));
+    println!("smoke latency: {}", report.line());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in
+
+/// The stand-in's runtime, apart from the benchmark's threads.
+struct EsRuntime {
+    rt: Runtime,
+}
+
+impl EsRuntime {
+    fn new() -> EsRuntime {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("the stand-in's runtime");
+        EsRuntime { rt }
+    }
+
+    /// A fresh stand-in that keeps only counts.
+    fn start(&self) -> StandIn {
+        let config = Config {
+            store_sources: false,
+            ..Config::default()
+        };
+        self.rt
+            .block_on(StandIn::start(config))
+            .expect("start the stand-in")
+    }
+
+    fn stop(&self, es: StandIn) {
+        self.rt.block_on(es.stop());
+    }
+}
+
+fn es_config(es: &StandIn, filters: &str) -> String {
+    format!(
+        "input {{ stdin {{}} }}\n{filters}\noutput {{ elasticsearch {{ hosts => [\"{}\"] index => \"{INDEX}\" }} }}",
+        es.url()
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running sluice and measuring it
+
+/// What a finished sluice cost.
+struct Usage {
+    wall: Duration,
+    /// User + system time of all its threads.
+    cpu: Duration,
+    /// Peak resident set (`VmHWM`), KiB, as last polled.
+    peak_rss_kb: u64,
+}
+
+fn spawn_sluice(config: &str, workers: u32, stdin: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-w", &workers.to_string(), "--log.level", "error"])
+        .args(["-e", config])
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start sluice")
+}
+
+/// Waits for `child` to exit, polling its CPU time and peak RSS; fails unless it succeeded.
+/// The times are read once it is a zombie: exited, every thread's time summed, not yet reaped.
+fn wait_measured(mut child: Child, started: Instant) -> Usage {
+    let stat = format!("/proc/{}/stat", child.id());
+    let status = format!("/proc/{}/status", child.id());
+    let mut usage = Usage {
+        wall: Duration::ZERO,
+        cpu: Duration::ZERO,
+        peak_rss_kb: 0,
+    };
+    for poll in 0u32.. {
+        let Some((state, ticks)) = read_stat(&stat) else {
+            break;
+        };
+        usage.cpu = Duration::from_millis(ticks * 1000 / CLOCK_TICKS_PER_S);
+        if state == 'Z' || state == 'X' {
+            break;
+        }
+        if poll % RSS_EVERY == 0 {
+            let rss = read_peak_rss_kb(&status).unwrap_or(0);
+            usage.peak_rss_kb = usage.peak_rss_kb.max(rss);
+        }
+        if started.elapsed() > DEADLINE {
+            // Killing a process we started; it may have just exited, which is fine too.
+            let _ = child.kill();
+            panic!("sluice still running after {DEADLINE:?}");
+        }
+        thread::sleep(POLL);
+    }
+    usage.wall = started.elapsed();
+    let exit = child.wait().expect("wait for sluice");
+    assert!(exit.success(), "sluice exited with {exit}");
+    usage
+}
+
+/// The state letter and utime + stime (clock ticks) from `/proc/PID/stat`.
+fn read_stat(path: &str) -> Option<(char, u64)> {
+    let text = fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let mut fields = text.get(text.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Fields 14 and 15 of the man page: 11 and 12 after the state.
+    let mut rest = fields.skip(10);
+    let utime: u64 = rest.next()?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    Some((state, utime + stime))
+}
+
+fn read_peak_rss_kb(path: &str) -> Option<u64> {
+    let text = fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time of this process so far (all threads), or zero where /proc cannot say.
+fn own_cpu() -> Duration {
+    let ticks = read_stat("/proc/self/stat").map_or(0, |(_, t)| t);
+    Duration::from_millis(ticks * 1000 / CLOCK_TICKS_PER_S)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput
+
+/// The input file of `lines` Apache lines, made on first use (same name and content as
+/// `benches/e2e.sh`'s).
+fn input_file(lines: u64) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(format!("target/e2e/apache-{lines}.log"));
+    if count_lines(&path) == Some(lines) {
+        return path;
+    }
+    let corpus = fs::read(root.join(CORPUS))
+        .unwrap_or_else(|e| panic!("read the corpus {CORPUS} (next to the repository): {e}"));
+    let corpus_lines: Vec<&[u8]> = corpus
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    fs::create_dir_all(path.parent().expect("a parent")).expect("create target/e2e");
+    // Written aside and renamed, so a concurrent run never reads half a file.
+    let partial = path.with_extension(format!("partial.{}", std::process::id()));
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&partial).expect("create"));
+    for line in corpus_lines.iter().cycle().take(lines as usize) {
+        out.write_all(line).expect("write the input file");
+        out.write_all(b"\n").expect("write the input file");
+    }
+    out.into_inner().expect("flush the input file");
+    fs::rename(&partial, &path).expect("rename the input file");
+    path
+}
+
+fn count_lines(path: &Path) -> Option<u64> {
+    let data = fs::read(path).ok()?;
+    Some(memchr::memchr_iter(b'\n', &data).count() as u64)
+}
+
+#[derive(Clone, Copy)]
+struct Pipeline {
+    name: &'static str,
+    filters: bool,
+    elasticsearch: bool,
+}
+
+impl Pipeline {
+    const NULL: Pipeline = Pipeline {
+        name: "stdin -> null",
+        filters: false,
+        elasticsearch: false,
+    };
+    const ES: Pipeline = Pipeline {
+        name: "stdin -> es",
+        filters: false,
+        elasticsearch: true,
+    };
+    const GROK_NULL: Pipeline = Pipeline {
+        name: "grok+date -> null",
+        filters: true,
+        elasticsearch: false,
+    };
+    const GROK_ES: Pipeline = Pipeline {
+        name: "grok+date -> es",
+        filters: true,
+        elasticsearch: true,
+    };
+}
+
+/// One throughput measurement.
+struct Row {
+    pipeline: Pipeline,
+    workers: u32,
+    lines: u64,
+    usage: Usage,
+    /// CPU this process spent during the run: the stand-in, for elasticsearch pipelines.
+    own_cpu: Duration,
+    /// `_bulk` requests the stand-in answered (0 for null pipelines).
+    bulks: usize,
+}
+
+impl Row {
+    const HEADER: &'static str = "pipeline             workers   seconds     events/s  sluice cpu s  cpu us/ev  peak RSS MB  stand-in cpu s  events/bulk";
+
+    fn line(&self) -> String {
+        let u = &self.usage;
+        let (stand_in, per_bulk) = if self.pipeline.elasticsearch {
+            let per_bulk = self.lines as f64 / self.bulks.max(1) as f64;
+            (
+                format!("{:.2}", self.own_cpu.as_secs_f64()),
+                format!("{per_bulk:.0}"),
+            )
+        } else {
+            ("-".to_string(), "-".to_string())
+        };
+        format!(
+            "{:<20} {:>7} {:>9.3} {:>12.0} {:>13.2} {:>10.2} {:>12.1} {:>15} {:>12}",
+            self.pipeline.name,
+            self.workers,
+            u.wall.as_secs_f64(),
+            self.lines as f64 / u.wall.as_secs_f64(),
+            u.cpu.as_secs_f64(),
+            u.cpu.as_secs_f64() * 1e6 / self.lines as f64,
+            u.peak_rss_kb as f64 / 1024.0,
+            stand_in,
+            per_bulk
+        )
+    }
+}
+
+fn throughput(es: &EsRuntime, lines: u64, repeats: usize) {
+    let input = input_file(lines);
+    check_filters(&input);
+    println!(
+        "throughput: {} ({lines} lines), the run of median wall time of {repeats}",
+        input.display()
+    );
+    println!("{}", Row::HEADER);
+    for pipeline in [
+        Pipeline::NULL,
+        Pipeline::ES,
+        Pipeline::GROK_NULL,
+        Pipeline::GROK_ES,
+    ] {
+        for workers in [1, 2] {
+            let mut runs: Vec<Row> = (0..repeats)
+                .map(|_| throughput_run(es, pipeline, workers, &input, lines))
+                .collect();
+            runs.sort_by_key(|r| r.usage.wall);
+            println!("{}", runs.swap_remove(repeats / 2).line());
+        }
+    }
+}
+
+/// Runs `lines` lines of `input` through `pipeline`; for elasticsearch, fails unless the
+/// stand-in counted exactly `lines` documents.
+fn throughput_run(
+    es: &EsRuntime,
+    pipeline: Pipeline,
+    workers: u32,
+    input: &Path,
+    lines: u64,
+) -> Row {
+    let standin = pipeline.elasticsearch.then(|| es.start());
+    let filters = if pipeline.filters { FILTERS } else { "" };
+    let config = match &standin {
+        Some(s) => es_config(s, filters),
+        None => format!("input {{ stdin {{}} }}\n{filters}\noutput {{ null {{}} }}"),
+    };
+    let file = File::open(input).expect("open the input file");
+    let cpu_before = own_cpu();
+    let started = Instant::now();
+    let child = spawn_sluice(&config, workers, Stdio::from(file));
+    let usage = wait_measured(child, started);
+    let own = own_cpu().saturating_sub(cpu_before);
+    let mut bulks = 0;
+    if let Some(standin) = standin {
+        bulks = standin
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/_bulk"))
+            .count();
+        let count = standin.count(INDEX) as u64;
+        assert_eq!(
+            count, lines,
+            "{}: the stand-in counted {count} documents of {lines}",
+            pipeline.name
+        );
+        es.stop(standin);
+    }
+    Row {
+        pipeline,
+        workers,
+        lines,
+        usage,
+        own_cpu: own,
+        bulks,
+    }
+}
+
+/// Says how many of the first lines the filters fail on: a bench of failing grok would measure
+/// the wrong thing.
+fn check_filters(input: &Path) {
+    const SAMPLE: usize = 2_000;
+    let data = fs::read(input).expect("read the input file");
+    let end = memchr::memchr_iter(b'\n', &data)
+        .nth(SAMPLE - 1)
+        .map_or(data.len(), |i| i + 1);
+    let config =
+        format!("input {{ stdin {{}} }}\n{FILTERS}\noutput {{ stdout {{ codec => json_lines }} }}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-w", "1", "--log.level", "error", "-e", &config])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start sluice");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let sample = data[..end].to_vec();
+    let writer = thread::spawn(move || stdin.write_all(&sample));
+    let out = child.wait_with_output().expect("run sluice");
+    writer.join().expect("writer").expect("write the sample");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let events = text.lines().count();
+    let grok = text.matches("_grokparsefailure").count();
+    let date = text.matches("_dateparsefailure").count();
+    println!("filter check: {events} events, {grok} _grokparsefailure, {date} _dateparsefailure");
+    assert!(
+        events > 0 && grok * 100 < events,
+        "grok fails on most lines"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency
+
+fn latency(es: &EsRuntime, start: Instant, rates: &[u64]) {
+    println!("latency: stdin arrival -> bulk answered, stdin -> elasticsearch, -w 1");
+    println!(
+        "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "events/s", "events", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "<100ms"
+    );
+    for &rate in rates {
+        println!(
+            "{}",
+            measure_latency(es, start, rate, Duration::from_secs(3)).line()
+        );
+    }
+}
+
+/// Latencies of one run.
+struct Report {
+    rate: u64,
+    /// Nanoseconds, sorted.
+    latencies: Vec<u64>,
+}
+
+impl Report {
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i] as f64 / 1e6
+    }
+
+    fn under_100ms(&self) -> f64 {
+        let fast = self.latencies.partition_point(|&l| l < 100_000_000);
+        100.0 * fast as f64 / self.latencies.len() as f64
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{:>10} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7.1}%",
+            self.rate,
+            self.latencies.len(),
+            self.percentile_ms(0.5),
+            self.percentile_ms(0.9),
+            self.percentile_ms(0.99),
+            self.percentile_ms(0.999),
+            self.percentile_ms(1.0),
+            self.under_100ms()
+        )
+    }
+}
+
+/// Streams `rate` lines a second for `duration` through a fresh sluice into a fresh stand-in
+/// and times each line from its writing to its bulk request's answer.
+fn measure_latency(es: &EsRuntime, start: Instant, rate: u64, duration: Duration) -> Report {
+    let standin = es.start();
+    let mut tap = standin.tap_bulk();
+    let total = rate * duration.as_millis() as u64 / 1000;
+    let mut child = spawn_sluice(&es_config(&standin, ""), 1, Stdio::piped());
+    let stdin = child.stdin.take().expect("piped stdin");
+    let started = Instant::now();
+    let writer = thread::spawn(move || write_paced(stdin, start, rate, total));
+    // The answer to every request is reported before it is sent, so once sluice has exited
+    // (every event acknowledged) the tap holds them all.
+    wait_measured(child, started);
+    writer.join().expect("writer thread");
+    es.stop(standin);
+    let mut latencies = latencies(&mut tap, start, total);
+    latencies.sort_unstable();
+    Report { rate, latencies }
+}
+
+/// Writes `total` lines `SEQ SENT_NANOS`, as many each tick as have come due at `rate`.
+fn write_paced(stdin: ChildStdin, start: Instant, rate: u64, total: u64) {
+    let mut out = BufWriter::with_capacity(1 << 20, stdin);
+    let mut seq = 0;
+    let begun = start.elapsed();
+    while seq < total {
+        let elapsed = start.elapsed();
+        let due =
+            ((elapsed - begun).as_nanos() * rate as u128 / 1_000_000_000).min(total as u128) as u64;
+        let now = elapsed.as_nanos() as u64;
+        while seq < due {
+            writeln!(out, "{seq} {now}").expect("write to sluice");
+            seq += 1;
+        }
+        out.flush().expect("flush to sluice");
+        thread::sleep(TICK);
+    }
+    // Dropping the writer closes sluice's stdin: it drains and exits.
+}
+
+/// Every event's latency (ns) from the tapped bulk requests; fails unless each of the `total`
+/// lines came exactly once, unaltered, in a request answered 200.
+fn latencies(tap: &mut UnboundedReceiver<BulkSeen>, start: Instant, total: u64) -> Vec<u64> {
+    let mut seen = vec![false; total as usize];
+    let mut latencies = Vec::with_capacity(total as usize);
+    while let Ok(bulk) = tap.try_recv() {
+        assert_eq!(bulk.status, 200, "a bulk request was refused");
+        let answered = bulk.answered.duration_since(start).as_nanos() as u64;
+        for source in sources(&bulk.body) {
+            let (seq, sent) = parse_message(source);
+            let slot = seen
+                .get_mut(seq as usize)
+                .unwrap_or_else(|| panic!("line {seq} was never sent"));
+            assert!(!*slot, "line {seq} indexed twice");
+            *slot = true;
+            latencies.push(answered.saturating_sub(sent));
+        }
+    }
+    let missing = seen.iter().filter(|s| !**s).count();
+    assert_eq!(
+        missing, 0,
+        "{missing} of {total} lines never reached the stand-in"
+    );
+    latencies
+}
+
+/// The source lines of a bulk body: every second line, after its `index` action.
+fn sources(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut lines = body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    std::iter::from_fn(move || {
+        let action = lines.next()?;
+        assert!(
+            action.starts_with(b"{\"index\":"),
+            "not an index action: {}",
+            String::from_utf8_lossy(action)
+        );
+        Some(lines.next().expect("an index action without its source"))
+    })
+}
+
+/// `(SEQ, SENT_NANOS)` from a document's `message`.
+fn parse_message(source: &[u8]) -> (u64, u64) {
+    let doc: serde_json::Value = serde_json::from_slice(source).expect("a JSON document");
+    let message = doc["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {doc}"));
+    let parsed = message
+        .split_once(' ')
+        .and_then(|(seq, sent)| Some((seq.parse().ok()?, sent.parse().ok()?)));
+    parsed.unwrap_or_else(|| panic!("altered line {message:?}"))
+}
