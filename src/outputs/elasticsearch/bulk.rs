@@ -264,6 +264,13 @@ impl<'a> BulkBuilder<'a> {
         }
     }
 
+    /// Reserves room for a body of `bytes` and `items` items (capped by the limits).
+    pub fn with_room(mut self, bytes: usize, items: usize) -> BulkBuilder<'a> {
+        self.body.reserve(bytes.min(self.max_bytes));
+        self.items.reserve(items.min(self.max_items));
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty() && self.refused.is_empty()
     }

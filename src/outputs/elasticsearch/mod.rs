@@ -435,6 +435,7 @@ impl Elasticsearch {
                 limits: self.limits,
                 slots: Arc::new(Semaphore::new(self.in_flight)),
                 batches: rx,
+                last_size: Default::default(),
             };
             self.dispatcher = Some(tokio::spawn(dispatcher.run()));
             tx
@@ -541,6 +542,9 @@ struct Dispatcher {
     limits: (usize, usize),
     slots: Arc<Semaphore>,
     batches: async_channel::Receiver<OutputBatch>,
+    /// Body bytes and items of the last request: the next one starts with room for about as
+    /// much, so the body is not grown (copied, its fresh pages zeroed) again and again.
+    last_size: std::cell::Cell<(usize, usize)>,
 }
 
 impl Dispatcher {
@@ -577,18 +581,25 @@ impl Dispatcher {
         &self,
         first: (OutputBatch, usize),
     ) -> (bulk::BulkRequest, Option<(OutputBatch, usize)>) {
-        let mut builder = BulkBuilder::new(&self.actions, self.limits.0, self.limits.1);
+        let (bytes, items) = self.last_size.get();
+        let mut builder = BulkBuilder::new(&self.actions, self.limits.0, self.limits.1)
+            .with_room(bytes + bytes / 8, items + items / 8);
         let mut next = Some(first);
+        let mut rest = None;
         while let Some((batch, from)) = next.take() {
             if let Added::Full { next: at } = builder.add(&batch, from) {
-                return (builder.finish(), Some((batch, at)));
+                rest = Some((batch, at));
+                break;
             }
             if builder.is_full() {
                 break;
             }
             next = self.batches.try_recv().ok().map(|b| (b, 0));
         }
-        (builder.finish(), None)
+        let request = builder.finish();
+        self.last_size
+            .set((request.body.len(), request.items.len()));
+        (request, rest)
     }
 }
 
