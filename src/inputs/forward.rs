@@ -353,26 +353,26 @@ async fn accept_loop(
 }
 
 /// Runs one connection (TLS first, when enabled) and logs how it ended.
-async fn connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, ctx: &InputContext) {
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, ctx: &InputContext) {
     // Acks should not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let source = Text::from_string(peer.ip().to_string());
-    let result = match &shared.tls {
-        None => connection::serve(stream, &source, shared, ctx).await,
-        Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => connection::serve(tls, &source, shared, ctx).await,
-                Ok(Err(e)) => {
-                    tracing::warn!(client = %peer, error = %e, "forward: TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::warn!(client = %peer, "forward: TLS handshake timed out");
-                    return;
-                }
-            }
-        }
+    let Some(acceptor) = &shared.tls else {
+        let result = connection::serve(&mut stream, &source, shared, ctx).await;
+        // Reported before the socket closes, so a client that sees the close sees the count.
+        return report(result, peer, shared);
     };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(mut tls)) => {
+            let result = connection::serve(&mut tls, &source, shared, ctx).await;
+            report(result, peer, shared);
+        }
+        Ok(Err(e)) => tracing::warn!(client = %peer, error = %e, "forward: TLS handshake failed"),
+        Err(_) => tracing::warn!(client = %peer, "forward: TLS handshake timed out"),
+    }
+}
+
+fn report(result: Result<(), ConnError>, peer: SocketAddr, shared: &Shared) {
     match result {
         Ok(()) | Err(ConnError::Shutdown) | Err(ConnError::Closed) => {}
         Err(e) if e.is_protocol() => {

@@ -258,9 +258,14 @@ fn time_of(value: &Value, now: Timestamp) -> Option<Timestamp> {
         Value::Null | Value::Int(0) => Some(now),
         Value::Int(secs) => secs.checked_mul(1_000_000_000).map(Timestamp::from_nanos),
         Value::Float(secs) => {
-            let nanos = (secs * 1e9).round();
-            // The range check also refuses NaN.
-            (nanos.abs() < i64::MAX as f64).then(|| Timestamp::from_nanos(nanos as i64))
+            // Whole seconds and fraction apart: `secs * 1e9` would lose the nanoseconds to
+            // the float's 53 bits. The range check also refuses NaN and infinities.
+            let whole = secs.floor();
+            if !(whole.abs() < 9e9) {
+                return None;
+            }
+            let nanos = ((secs - whole) * 1e9).round() as i64;
+            Some(Timestamp::from_nanos(whole as i64 * 1_000_000_000 + nanos))
         }
         Value::Timestamp(ts) => Some(ts),
         _ => None,
