@@ -662,23 +662,23 @@ fn tls_with_a_pkcs8_key() {
     tls_round_trip(&cert, &key);
 }
 
-#[test]
-fn tls_with_a_pkcs1_rsa_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("rsa.pem"));
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let pkcs8 = dir.path().join("key8.pem");
-    let p = |p: &Path| p.to_str().unwrap().to_string();
+/// Runs the openssl command line (a test dependency: scripts/install-deps.sh).
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed RSA certificate for `localhost` and its PKCS#8 key, made by openssl.
+fn openssl_certificate(dir: &Path) -> (String, String) {
+    let cert = dir.join("cert.pem").to_str().unwrap().to_string();
+    let key = dir.join("key8.pem").to_str().unwrap().to_string();
     openssl(&[
         "req",
         "-x509",
@@ -690,17 +690,32 @@ fn tls_with_a_pkcs1_rsa_key() {
         "-subj",
         "/CN=localhost",
         "-keyout",
-        &p(&pkcs8),
+        &key,
         "-out",
-        &p(&cert),
+        &cert,
     ]);
-    openssl(&["rsa", "-in", &p(&pkcs8), "-traditional", "-out", &p(&key)]);
+    (cert, key)
+}
+
+#[test]
+fn tls_with_a_pkcs1_rsa_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, pkcs8) = openssl_certificate(dir.path());
+    let key = dir.path().join("rsa.pem");
+    openssl(&[
+        "rsa",
+        "-in",
+        &pkcs8,
+        "-traditional",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(&key).unwrap();
     assert!(
         text.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
         "a PKCS#1 key"
     );
-    tls_round_trip(&cert, &key);
+    tls_round_trip(Path::new(&cert), &key);
 }
 
 // --- rsyslog --------------------------------------------------------------------------------
@@ -715,6 +730,11 @@ struct Rsyslog {
 
 impl Rsyslog {
     fn start(relp_port: u16) -> Rsyslog {
+        Rsyslog::start_with(relp_port, "", "")
+    }
+
+    /// With extra parameters for the omrelp module and action (TLS settings).
+    fn start_with(relp_port: u16, module: &str, action: &str) -> Rsyslog {
         let dir = tempfile::tempdir().unwrap();
         let feed_port = free_port();
         let d = dir.path().display();
@@ -723,10 +743,10 @@ impl Rsyslog {
         let conf = format!(
             r#"global(workDirectory="{d}")
 module(load="imtcp")
-module(load="omrelp")
+module(load="omrelp" {module})
 template(name="raw" type="string" string="%rawmsg%")
 ruleset(name="forward" queue.type="LinkedList") {{
-  action(type="omrelp" target="127.0.0.1" port="{relp_port}" template="raw"
+  action(type="omrelp" target="127.0.0.1" port="{relp_port}" template="raw" {action}
          action.resumeRetryCount="-1" action.resumeInterval="1")
 }}
 input(type="imtcp" port="{feed_port}" ruleset="forward")
@@ -892,6 +912,26 @@ fn rsyslog_delivers_everything_through_a_slow_full_pipeline() {
         got.extend(batch.events.iter().map(message));
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(h.batch(QUIET).is_none(), "nothing more");
+    assert_eq!(got, want, "every line once, in order");
+}
+
+#[test]
+fn rsyslog_omrelp_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_certificate(dir.path());
+    let h = Harness::start(&format!(
+        "ssl_enable => true ssl_verify => false ssl_cert => \"{cert}\" ssl_key => \"{key}\""
+    ));
+    // librelp's OpenSSL driver, checking our certificate against itself as the CA.
+    let rsyslog = Rsyslog::start_with(
+        h.port,
+        r#"tls.tlslib="openssl""#,
+        &format!(r#"tls="on" tls.caCert="{cert}""#),
+    );
+    let want = lines("tls", 0..200);
+    rsyslog.feed(&want);
+    let got = collect_all(&h, &want, &rsyslog);
     assert!(h.batch(QUIET).is_none(), "nothing more");
     assert_eq!(got, want, "every line once, in order");
 }
