@@ -276,11 +276,11 @@ impl<'a> Reader<'a> {
             0xc0 => Item::Nil,
             0xc2 => Item::Bool(false),
             0xc3 => Item::Bool(true),
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let len = self.uint(1 << (marker - 0xc4))?;
                 Item::Bin(self.range(len)?)
             }
-            0xc7 | 0xc8 | 0xc9 => {
+            0xc7..=0xc9 => {
                 let len = self.uint(1 << (marker - 0xc7))?;
                 let kind = self.take(1)?[0] as i8;
                 Item::Ext(kind, self.range(len)?)
@@ -302,7 +302,7 @@ impl<'a> Reader<'a> {
                 let kind = self.take(1)?[0] as i8;
                 Item::Ext(kind, self.range(1 << (marker - 0xd4))?)
             }
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let len = self.uint(1 << (marker - 0xd9))?;
                 Item::Str(self.range(len)?)
             }

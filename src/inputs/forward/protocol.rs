@@ -261,7 +261,7 @@ fn time_of(value: &Value, now: Timestamp) -> Option<Timestamp> {
             // Whole seconds and fraction apart: `secs * 1e9` would lose the nanoseconds to
             // the float's 53 bits. The range check also refuses NaN and infinities.
             let whole = secs.floor();
-            if !(whole.abs() < 9e9) {
+            if whole.is_nan() || whole.abs() >= 9e9 {
                 return None;
             }
             let nanos = ((secs - whole) * 1e9).round() as i64;
