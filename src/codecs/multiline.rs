@@ -18,12 +18,14 @@
 //! PCRE2 (Oniguruma syntax that PCRE2 reads differently, such as `\h`, is not translated).
 //!
 //! What a chunk is: inputs that frame lines themselves (`file`) hand the codec one line per
-//! call, without its newline; stream inputs (`stdin`, `tcp`) hand it raw reads. So, as in
-//! Logstash, a chunk with no newline is one whole line; a chunk with newlines is split at them,
-//! and its tail after the last newline is kept and completed by the next chunk (Logstash would
-//! cut a line there). A read that ends exactly at a newline and is followed by a line longer
-//! than one read still splits that line. Empty one-line chunks are ignored (Logstash drops
-//! them too); empty lines inside a stream are lines.
+//! call, without its newline; stream inputs (`stdin`, `tcp`) hand it raw reads. The `Decoder`
+//! API does not say which, so a decoder starts out line-framed, as Logstash's codec always is
+//! (a chunk without a newline is one whole line), and turns to stream framing for good at the
+//! first chunk holding a newline: from then on chunks are split at newlines and the tail after
+//! the last one waits for the next chunk (Logstash would cut a line there). A stream whose
+//! first read holds no newline (a first line longer than one read) still has that read taken
+//! as a line. Empty one-line chunks are ignored (Logstash drops them too); empty lines inside a
+//! stream are lines.
 //!
 //! Deliberate difference: Logstash releases an event at `max_lines + 1` lines; here an event
 //! never holds more than `max_lines`, and the limit tags mark only events the limit cut.
@@ -111,10 +113,9 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
         negate: options.negate,
         what: options.what,
         charset: options.charset,
-        tag: options
-            .multiline_tag
+        tag: Some(options.multiline_tag.as_deref().unwrap_or("multiline"))
             .filter(|t| !t.is_empty())
-            .map(|t| Text::from(t.as_str())),
+            .map(Text::from),
         max_lines: options.max_lines.unwrap_or(500).max(1) as usize,
         max_bytes: max_bytes.max(1),
         auto_flush,
@@ -273,6 +274,7 @@ impl Codec for Multiline {
             partial: BytesMut::new(),
             lines: Vec::new(),
             bytes: 0,
+            streaming: false,
         })
     }
 
@@ -296,6 +298,8 @@ struct MultilineDecoder {
     lines: Vec<Text>,
     /// Their total length.
     bytes: usize,
+    /// A chunk with a newline has been seen: chunks are raw reads, not single lines.
+    streaming: bool,
 }
 
 impl MultilineDecoder {
@@ -390,12 +394,15 @@ impl MultilineDecoder {
 impl Decoder for MultilineDecoder {
     fn decode(&mut self, chunk: Bytes, now: Timestamp, out: &mut Vec<Event>) {
         let first = memchr::memchr(b'\n', &chunk);
-        if self.partial.is_empty() && first.is_none() {
-            // One whole line, as line-framing inputs give them.
-            if !chunk.is_empty() {
-                self.line(chunk, now, out);
+        if !self.streaming {
+            if first.is_none() {
+                // One whole line, as line-framing inputs give them.
+                if !chunk.is_empty() {
+                    self.line(chunk, now, out);
+                }
+                return;
             }
-            return;
+            self.streaming = true;
         }
         let mut start = 0;
         if !self.partial.is_empty() {

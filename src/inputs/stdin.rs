@@ -10,13 +10,19 @@
 //!
 //! A shutdown request ends the input at once; the thread, which may be blocked in `read`, stops
 //! at its next read or send.
+//!
+//! A codec that wants to be flushed after a quiet spell ([`Decoder::idle_flush`]: multiline's
+//! `auto_flush_interval`) gets a second thread: one reads and hands chunks over a channel, the
+//! other decodes and, when nothing has come for that long, calls the decoder's `flush`.
 
 use std::io::{ErrorKind, Read};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codecs::Codec;
+use crate::codecs::{Codec, Decoder};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::{names, Batch, Event, Text, Value};
 
@@ -60,7 +66,11 @@ impl Input for ReaderInput {
         std::thread::Builder::new()
             .name("sluice-stdin".into())
             .spawn(move || {
-                let result = read_loop(&mut *reader, codec.as_ref(), &ctx);
+                let decoder = codec.decoder();
+                let result = match decoder.idle_flush() {
+                    None => read_loop(&mut *reader, decoder, &ctx),
+                    Some(idle) => read_loop_flushing(reader, decoder, idle, &ctx),
+                };
                 let _ = done_tx.send(result);
             })?;
         tokio::select! {
@@ -73,11 +83,10 @@ impl Input for ReaderInput {
 
 fn read_loop(
     reader: &mut dyn Read,
-    codec: &dyn Codec,
+    mut decoder: Box<dyn Decoder>,
     ctx: &InputContext,
 ) -> Result<(), InputError> {
     let host = hostname();
-    let mut decoder = codec.decoder();
     let mut buf = BytesMut::new();
     let mut events = Vec::with_capacity(ctx.batch_size());
     while !ctx.shutdown().is_requested() {
@@ -95,6 +104,79 @@ fn read_loop(
     decoder.flush(ctx.now(), &mut events);
     finish_events(ctx, &mut events[start..], &host);
     send_ready(ctx, &mut events, false)
+}
+
+/// Chunks in flight between the reading thread and the decoding one.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// How often the decoding thread looks at the clock (and the shutdown request) while waiting.
+const WAKE_UP: Duration = Duration::from_millis(100);
+
+/// [`read_loop`] for a decoder that wants `flush` after `idle` without data: a thread of its
+/// own reads, this one decodes and flushes when the stream has been quiet that long.
+fn read_loop_flushing(
+    mut reader: Box<dyn Read + Send>,
+    mut decoder: Box<dyn Decoder>,
+    idle: Duration,
+    ctx: &InputContext,
+) -> Result<(), InputError> {
+    let chunks = spawn_reader(move |buf| read_chunk(&mut *reader, buf))?;
+    let host = hostname();
+    let mut events = Vec::with_capacity(ctx.batch_size());
+    let mut last_data = Instant::now();
+    let mut held = false;
+    while !ctx.shutdown().is_requested() {
+        let wait = idle.saturating_sub(last_data.elapsed()).min(WAKE_UP);
+        let chunk = match chunks.recv_timeout(wait) {
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(Ok(None)) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(RecvTimeoutError::Timeout) => {
+                if held && last_data.elapsed() >= idle {
+                    let start = events.len();
+                    decoder.flush(ctx.now(), &mut events);
+                    finish_events(ctx, &mut events[start..], &host);
+                    send_ready(ctx, &mut events, false)?;
+                    held = false;
+                }
+                continue;
+            }
+        };
+        last_data = Instant::now();
+        held = true;
+        let more_waiting = chunk.len() == READ_SIZE;
+        let start = events.len();
+        decoder.decode(chunk, ctx.now(), &mut events);
+        finish_events(ctx, &mut events[start..], &host);
+        send_ready(ctx, &mut events, more_waiting)?;
+    }
+    let start = events.len();
+    decoder.flush(ctx.now(), &mut events);
+    finish_events(ctx, &mut events[start..], &host);
+    send_ready(ctx, &mut events, false)
+}
+
+type ChunkResult = std::io::Result<Option<Bytes>>;
+
+/// Runs `read` on a thread of its own until the stream ends or fails, passing each result
+/// over a small channel (so a slow pipeline holds the reader back).
+fn spawn_reader(
+    mut read: impl FnMut(&mut BytesMut) -> ChunkResult + Send + 'static,
+) -> std::io::Result<Receiver<ChunkResult>> {
+    let (tx, rx) = sync_channel(CHUNKS_IN_FLIGHT);
+    std::thread::Builder::new()
+        .name("sluice-stdin-read".into())
+        .spawn(move || {
+            let mut buf = BytesMut::new();
+            loop {
+                let result = read(&mut buf);
+                let last = !matches!(result, Ok(Some(_)));
+                if tx.send(result).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
 }
 
 /// The next chunk of the stream, sharing `buf`'s allocation; `None` at its end.

@@ -1,0 +1,604 @@
+//! The `file` input end to end, on real files in temporary folders: every line arrives exactly
+//! once across start positions, appends, new files, rename rotation, copytruncate, restarts
+//! from the sincedb, gzip and partial lines in read mode, exclude; acknowledgements drive the
+//! sincedb; files that vanish or hold bad bytes never stop it.
+//!
+//! The inputs run with short `stat_interval`s and are polled with deadlines.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sluice::event::{Batch, Event, Value};
+use sluice::inputs::{InputContext, InputError, Shutdown};
+
+/// How long a test waits for something that should happen well within it.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// How long "nothing more arrives" is watched for.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Options every test input gets: fast polling.
+const FAST: &str = r#"stat_interval => "20 ms" discover_interval => 1"#;
+
+/// A running input and what it sends.
+struct Running {
+    rx: async_channel::Receiver<Batch>,
+    shutdown: Shutdown,
+    task: tokio::task::JoinHandle<Result<(), InputError>>,
+    rt: tokio::runtime::Runtime,
+}
+
+/// Builds `input { file { OPTIONS } }` and runs it, batches of `batch_size`, a queue of
+/// `queue` batches.
+fn start_with(options: &str, batch_size: usize, queue: usize) -> Running {
+    let config = format!("input {{ file {{ {options} {FAST} }} }}");
+    let mut plan = common::plan_of(&config, &common::no_env);
+    let input = plan.inputs.remove(0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, rx) = async_channel::bounded(queue);
+    let shutdown = Shutdown::new();
+    let ctx = InputContext::new(tx)
+        .with_decoration(input.decoration)
+        .with_batch_size(batch_size)
+        .with_shutdown(shutdown.clone());
+    let task = rt.spawn(input.input.run(ctx));
+    Running {
+        rx,
+        shutdown,
+        task,
+        rt,
+    }
+}
+
+fn start(options: &str) -> Running {
+    start_with(options, 125, 64)
+}
+
+impl Running {
+    fn next_batch(&self, wait: Duration) -> Option<Batch> {
+        self.rt
+            .block_on(async { tokio::time::timeout(wait, self.rx.recv()).await })
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// Exactly `n` events (fails on fewer within [`PATIENCE`]); their batches are dropped,
+    /// which acknowledges them.
+    fn events(&self, n: usize) -> Vec<Event> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut events = Vec::new();
+        while events.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(mut batch) = self.next_batch(left) else {
+                panic!(
+                    "{} of {n} events arrived: {:?}",
+                    events.len(),
+                    messages(&events)
+                );
+            };
+            events.append(&mut batch.events);
+        }
+        assert_eq!(
+            events.len(),
+            n,
+            "more events than expected: {:?}",
+            messages(&events)
+        );
+        events
+    }
+
+    fn lines(&self, n: usize) -> Vec<String> {
+        messages(&self.events(n))
+    }
+
+    fn nothing_more(&self) {
+        if let Some(batch) = self.next_batch(QUIET) {
+            panic!("unexpected events: {:?}", messages(&batch.events));
+        }
+    }
+
+    /// Requests shutdown and returns what was still sent, once the input has returned.
+    fn stop(self) -> Vec<Event> {
+        self.shutdown.request();
+        let mut rest = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the input did not stop");
+            match self
+                .rt
+                .block_on(async { tokio::time::timeout(left, self.rx.recv()).await })
+            {
+                Ok(Ok(mut batch)) => rest.append(&mut batch.events),
+                Ok(Err(_)) => break, // every sender is gone: the input has stopped
+                Err(_) => panic!("the input did not stop"),
+            }
+        }
+        let result = self.rt.block_on(self.task).unwrap();
+        result.unwrap();
+        rest
+    }
+
+    /// Waits for the input to end by itself.
+    fn finished(self) -> Vec<Event> {
+        let mut rest = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        while let Some(mut batch) =
+            self.next_batch(deadline.saturating_duration_since(Instant::now()))
+        {
+            rest.append(&mut batch.events);
+        }
+        assert!(self.task.is_finished(), "the input did not end by itself");
+        self.rt.block_on(self.task).unwrap().unwrap();
+        rest
+    }
+}
+
+fn messages(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e.message().unwrap_or("<none>").to_string())
+        .collect()
+}
+
+fn field<'e>(e: &'e Event, path: &str) -> Option<&'e str> {
+    common::get(e, path).and_then(Value::as_str)
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn numbered(prefix: &str, range: std::ops::Range<usize>) -> String {
+    range.map(|i| format!("{prefix} {i}\n")).collect()
+}
+
+fn expected(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("{prefix} {i}")).collect()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn reads_from_the_beginning_follows_appends_and_waits_for_a_partial_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    fs::write(&log, "one\ntwo\n").unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*.log" start_position => "beginning" sincedb_path => "/dev/null""#,
+        s(dir.path())
+    ));
+    let first = input.events(2);
+    assert_eq!(messages(&first), ["one", "two"]);
+    let e = &first[0];
+    assert_eq!(field(e, "[log][file][path]"), Some(s(&log)));
+    assert!(field(e, "[host][name]").is_some_and(|h| !h.is_empty()));
+    assert_eq!(field(e, "[@metadata][path]"), Some(s(&log)));
+    assert!(field(e, "path").is_none(), "ECS mode has no top-level path");
+
+    append(&log, "three\nfour wi");
+    assert_eq!(input.lines(1), ["three"]);
+    input.nothing_more();
+    append(&log, "thout newline yet\n");
+    assert_eq!(input.lines(1), ["four without newline yet"]);
+    assert!(input.stop().is_empty());
+}
+
+#[test]
+fn start_at_end_skips_old_lines_but_reads_later_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.log");
+    fs::write(&old, numbered("old", 0..50)).unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*.log" sincedb_path => "/dev/null""#,
+        s(dir.path())
+    ));
+    // Give the first discovery time to happen before appending.
+    std::thread::sleep(Duration::from_millis(150));
+    append(&old, "appended\n");
+    assert_eq!(input.lines(1), ["appended"]);
+    let new = dir.path().join("new.log");
+    fs::write(&new, "n1\nn2\n").unwrap();
+    assert_eq!(input.lines(2), ["n1", "n2"]);
+    input.nothing_more();
+    input.stop();
+}
+
+#[test]
+fn legacy_fields_and_decoration_without_ecs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    fs::write(&log, "x\n").unwrap();
+    let input = start(&format!(
+        r#"path => ["{}"] start_position => beginning sincedb_path => "/dev/null"
+           ecs_compatibility => disabled type => "syslog" add_field => {{ "from" => "%{{path}}" }}"#,
+        s(&log)
+    ));
+    let e = &input.events(1)[0];
+    assert_eq!(field(e, "path"), Some(s(&log)));
+    assert!(field(e, "host").is_some());
+    assert_eq!(field(e, "type"), Some("syslog"));
+    assert_eq!(field(e, "from"), Some(s(&log)), "add_field sees the path");
+    input.stop();
+}
+
+#[test]
+fn exclude_matches_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("keep.log"), "kept\n").unwrap();
+    fs::write(dir.path().join("skip.log"), "skipped\n").unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*" exclude => ["skip*"] start_position => beginning sincedb_path => "/dev/null""#,
+        s(dir.path())
+    ));
+    assert_eq!(input.lines(1), ["kept"]);
+    input.nothing_more();
+    input.stop();
+}
+
+#[test]
+fn rename_rotation_reads_the_old_file_to_its_end_then_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    fs::write(&log, numbered("a", 0..100)).unwrap();
+    let input = start(&format!(
+        r#"path => "{}" start_position => beginning sincedb_path => "/dev/null""#,
+        s(&log)
+    ));
+    assert_eq!(input.lines(100), expected("a", 0..100));
+    // The logger still holds the old file: it writes there after the rename.
+    let mut writer = OpenOptions::new().append(true).open(&log).unwrap();
+    fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    writer
+        .write_all(numbered("a", 100..150).as_bytes())
+        .unwrap();
+    fs::write(&log, numbered("b", 0..30)).unwrap();
+    writer
+        .write_all(numbered("a", 150..160).as_bytes())
+        .unwrap();
+    drop(writer);
+    let mut got = input.lines(90);
+    got.sort();
+    let mut want = [expected("a", 100..160), expected("b", 0..30)].concat();
+    want.sort();
+    assert_eq!(got, want);
+    append(&log, "b more\n");
+    assert_eq!(input.lines(1), ["b more"]);
+    input.nothing_more();
+    input.stop();
+}
+
+#[test]
+fn copytruncate_reads_the_file_again_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    fs::write(&log, numbered("before", 0..20)).unwrap();
+    let input = start(&format!(
+        r#"path => "{}" start_position => beginning sincedb_path => "/dev/null""#,
+        s(&log)
+    ));
+    assert_eq!(input.lines(20), expected("before", 0..20));
+    fs::copy(&log, dir.path().join("app.log.1")).unwrap();
+    let f = OpenOptions::new().write(true).open(&log).unwrap();
+    f.set_len(0).unwrap();
+    drop(f);
+    std::thread::sleep(Duration::from_millis(100));
+    append(&log, "after 0\nafter 1\n");
+    assert_eq!(input.lines(2), ["after 0", "after 1"]);
+    input.nothing_more();
+    input.stop();
+}
+
+#[test]
+fn a_restart_resumes_from_the_sincedb_without_loss_or_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("big.log");
+    let total = 20_000;
+    fs::write(&log, numbered("line", 0..total)).unwrap();
+    let sincedb = dir.path().join("sincedb");
+    let options = format!(
+        r#"path => "{}" start_position => beginning sincedb_path => "{}" file_chunk_size => 4096"#,
+        s(&log),
+        s(&sincedb)
+    );
+    // A small queue holds the reader back, so it is mid-file when stopped.
+    let input = start_with(&options, 100, 1);
+    let mut seen = input.lines(1_000);
+    seen.extend(messages(&input.stop()));
+    assert!(
+        seen.len() < total,
+        "the first run read everything ({})",
+        seen.len()
+    );
+    let saved = fs::read_to_string(&sincedb).unwrap();
+    let fields: Vec<&str> = saved.split_whitespace().collect();
+    assert_eq!(
+        fields.len(),
+        6,
+        "inode major minor position time path: {saved:?}"
+    );
+    assert_eq!(fields[5], s(&log));
+    let offset: usize = fields[3].parse().unwrap();
+    let delivered_bytes: usize = seen.iter().map(|l| l.len() + 1).sum();
+    assert_eq!(
+        offset, delivered_bytes,
+        "the position is just after the last delivered line"
+    );
+
+    // Lines written while it was down are read too.
+    append(&log, &numbered("line", total..total + 10));
+    let input = start_with(&options, 100, 4);
+    let rest = input.lines(total + 10 - seen.len());
+    input.nothing_more();
+    input.stop();
+    seen.extend(rest);
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "duplicates across the restart");
+    assert_eq!(seen, expected("line", 0..total + 10));
+}
+
+#[test]
+fn the_sincedb_advances_only_over_acknowledged_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    fs::write(&log, numbered("x", 0..10)).unwrap();
+    let sincedb = dir.path().join("sincedb");
+    let input = start(&format!(
+        r#"path => "{}" start_position => beginning sincedb_path => "{}" sincedb_write_interval => 3600"#,
+        s(&log),
+        s(&sincedb)
+    ));
+    // Hold the batches: nothing is delivered yet.
+    let deadline = Instant::now() + PATIENCE;
+    let mut held = Vec::new();
+    while held.iter().map(Batch::len).sum::<usize>() < 10 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        held.push(input.next_batch(left).expect("the lines arrive"));
+    }
+    assert!(input.stop().is_empty());
+    let before = fs::read_to_string(&sincedb).unwrap_or_default();
+    assert!(
+        before.split_whitespace().nth(3).is_none_or(|p| p == "0"),
+        "saved before delivery: {before:?}"
+    );
+    drop(held);
+    let after = fs::read_to_string(&sincedb).unwrap();
+    assert_eq!(after.split_whitespace().nth(3), Some("40"), "{after:?}");
+}
+
+fn gzip(path: &Path, text: &str) {
+    let mut enc =
+        flate2::write::GzEncoder::new(File::create(path).unwrap(), flate2::Compression::fast());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+}
+
+#[test]
+fn read_mode_reads_gzip_and_a_last_line_without_newline_then_logs_completed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("a.log");
+    let packed = dir.path().join("b.log.gz");
+    fs::write(&plain, "p1\np2\nlast without newline").unwrap();
+    gzip(&packed, &numbered("gz", 0..1000));
+    let done = dir.path().join("completed.txt");
+    let state = tempfile::tempdir().unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*" exclude => "*.txt" mode => read sincedb_path => "{}/db"
+           file_completed_action => log file_completed_log_path => "{}""#,
+        s(dir.path()),
+        s(state.path()),
+        s(&done)
+    ));
+    let mut got = input.lines(1003);
+    got.sort();
+    let mut want = [
+        vec!["p1".to_string(), "p2".into(), "last without newline".into()],
+        expected("gz", 0..1000),
+    ]
+    .concat();
+    want.sort();
+    assert_eq!(got, want);
+    let deadline = Instant::now() + PATIENCE;
+    let logged = loop {
+        let text = fs::read_to_string(&done).unwrap_or_default();
+        if text.lines().count() == 2 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut logged: Vec<&str> = logged.lines().collect();
+    logged.sort();
+    assert_eq!(logged, [s(&plain), s(&packed)]);
+    assert!(plain.exists() && packed.exists(), "log does not delete");
+    input.nothing_more();
+    input.stop();
+
+    // Complete files are not read again.
+    let again = start(&format!(
+        r#"path => "{}/*" exclude => "*.txt" mode => read sincedb_path => "{}/db"
+           file_completed_action => log file_completed_log_path => "{}""#,
+        s(dir.path()),
+        s(state.path()),
+        s(&done)
+    ));
+    again.nothing_more();
+    again.stop();
+}
+
+#[test]
+fn read_mode_deletes_delivered_files_and_exit_after_read_ends_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.log");
+    fs::write(&a, numbered("a", 0..5)).unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*.log" mode => read sincedb_path => "/dev/null" exit_after_read => true"#,
+        s(dir.path())
+    ));
+    let mut events = input.events(5);
+    events.extend(input.finished());
+    assert_eq!(messages(&events), expected("a", 0..5));
+    assert!(!a.exists(), "the default action deletes a delivered file");
+}
+
+#[test]
+fn vanishing_files_and_bad_bytes_do_not_stop_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone.log");
+    let bad = dir.path().join("bad.log");
+    fs::write(&gone, "g1\n").unwrap();
+    fs::write(&bad, b"ok\n\xff\xfe broken \xc3\n").unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*.log" start_position => beginning sincedb_path => "/dev/null""#,
+        s(dir.path())
+    ));
+    let mut got = input.lines(3);
+    got.sort();
+    assert_eq!(got, ["\\xFF\\xFE broken \\xC3", "g1", "ok"]);
+    fs::remove_file(&gone).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    append(&bad, "still here\n");
+    assert_eq!(input.lines(1), ["still here"]);
+    fs::write(&gone, "g2\n").unwrap();
+    assert_eq!(
+        input.lines(1),
+        ["g2"],
+        "a new file at a deleted one's path is read whole"
+    );
+    input.stop();
+}
+
+#[test]
+fn a_shutdown_flushes_lines_a_codec_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace.log");
+    fs::write(
+        &log,
+        "2024-05-01 10:00:00 ERROR failed\n  at a.B.c(B.java:1)\n  at a.B.d(B.java:2)\n",
+    )
+    .unwrap();
+    let input = start(&format!(
+        r#"path => "{}" start_position => beginning sincedb_path => "/dev/null"
+           codec => multiline {{ pattern => "^\s" what => "previous" }}"#,
+        s(&log)
+    ));
+    input.nothing_more();
+    let rest = input.stop();
+    assert_eq!(
+        messages(&rest),
+        ["2024-05-01 10:00:00 ERROR failed\n  at a.B.c(B.java:1)\n  at a.B.d(B.java:2)"]
+    );
+}
+
+#[test]
+fn a_multiline_event_is_released_after_auto_flush_interval_while_tailing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace.log");
+    let input = start(&format!(
+        r#"path => "{}" start_position => beginning sincedb_path => "/dev/null"
+           codec => multiline {{ pattern => "^%{{TIMESTAMP_ISO8601}} " negate => true
+                                 what => previous auto_flush_interval => 0.2 }}"#,
+        s(&log)
+    ));
+    append(
+        &log,
+        "2024-05-01 10:00:00 ERROR failed\njava.lang.RuntimeException: x\n\tat a.B.c(B.java:1)\n\
+         2024-05-01 10:00:01 INFO ok\n",
+    );
+    let started = Instant::now();
+    assert_eq!(
+        input.lines(2),
+        [
+            "2024-05-01 10:00:00 ERROR failed\njava.lang.RuntimeException: x\n\tat a.B.c(B.java:1)",
+            "2024-05-01 10:00:01 INFO ok"
+        ]
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "the last one waits for the interval"
+    );
+    input.nothing_more();
+    input.stop();
+}
+
+#[test]
+fn bad_options_are_reported_at_build() {
+    let err = common::build_error(
+        r#"input { file { path => "relative/*.log" } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("paths must be absolute"), "{err}");
+    let err = common::build_error(
+        r#"input { file { path => "/x/*.log" stat_interval => "soon" } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("stat_interval"), "{err}");
+    let err = common::build_error(
+        r#"input { file { path => "/x/*.log" mode => read file_completed_action => log } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("file_completed_log_path"), "{err}");
+    let err = common::build_error(
+        r#"input { file { path => "/x/*.log" exit_after_read => true } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("exit_after_read"), "{err}");
+}
+
+#[test]
+fn the_default_sincedb_lives_under_sincedb_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir: PathBuf = dir.path().join("dbs");
+    let log = dir.path().join("a.log");
+    fs::write(&log, "x\n").unwrap();
+    let db_dir_text = s(&db_dir).to_string();
+    let env = move |name: &str| (name == "SINCEDB_DIR").then(|| db_dir_text.clone());
+    let config = format!(
+        r#"input {{ file {{ path => "{}" start_position => beginning {FAST} }} }}"#,
+        s(&log)
+    );
+    let mut plan = common::plan_of(&config, &env);
+    let input = plan.inputs.remove(0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, rx) = async_channel::bounded(4);
+    let shutdown = Shutdown::new();
+    let task = rt.spawn(
+        input
+            .input
+            .run(InputContext::new(tx).with_shutdown(shutdown.clone())),
+    );
+    let batch = rt
+        .block_on(async { tokio::time::timeout(PATIENCE, rx.recv()).await })
+        .unwrap()
+        .unwrap();
+    drop(batch);
+    shutdown.request();
+    rt.block_on(task).unwrap().unwrap();
+    drop(rx);
+    let names: Vec<String> = fs::read_dir(&db_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with(".sincedb_") && names[0].len() == 9 + 32,
+        "{names:?}"
+    );
+}
