@@ -611,6 +611,25 @@ fn option_errors() {
 }
 
 #[test]
+fn a_port_in_use_fails_the_input() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = format!(
+        "input {{ relp {{ host => \"127.0.0.1\" port => {port} }} }} output {{ null {{}} }}"
+    );
+    let mut plan = common::plan_of(&config, &common::no_env);
+    let input = plan.inputs.remove(0).input;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, _rx) = async_channel::bounded(1);
+    let result = rt
+        .block_on(async { tokio::time::timeout(PATIENCE, input.run(InputContext::new(tx))).await });
+    let error = result
+        .expect("returns at once")
+        .expect_err("the port is taken");
+    assert!(matches!(error, InputError::Io(_)), "{error:?}");
+}
+
+#[test]
 fn ssl_options_are_ignored_without_ssl_enable() {
     // As in Logstash: ssl_enable must be set for the other ssl_ options to take effect.
     let h = Harness::start("ssl_cert => \"/nonexistent\" ssl_verify => true");
