@@ -281,13 +281,10 @@ fn rfc3164<'a>(
     }
     cur.pos += 1;
     let word = cur.word();
-    if is_hostname(word) {
+    // A last word is the message, not a host (as Logstash's ECS pattern reads it).
+    if is_hostname(word) && cur.peek_at(word.len()) == Some(b' ') {
         parsed.hostname = Some(word);
-        cur.pos += word.len();
-        if cur.at_end() {
-            return Some(parsed);
-        }
-        cur.pos += 1;
+        cur.pos += word.len() + 1;
     }
     let word = cur.word();
     if let Some((program, pid)) = program_tag(word) {

@@ -236,7 +236,10 @@ impl Relay {
         } else {
             write_legacy(fields, parsed, &text);
         }
-        fields.insert(Text::from_static("message"), text(parsed.message));
+        // Logstash's grok writes no empty capture: an empty message part leaves `message`.
+        if !parsed.message.is_empty() {
+            fields.insert(Text::from_static("message"), text(parsed.message));
+        }
         match parsed.time {
             Some(time) => event.set_timestamp(time),
             None if parsed.timestamp.is_some() => {
