@@ -5,7 +5,10 @@
 //! batch size; a frame's `{"ack": chunk}` is written only after every event before it has been
 //! handed to the pipeline ([`InputContext::send`] returned), so a client that waits for acks
 //! resends what a crash lost. A frame that cannot be decoded closes the connection, after the
-//! events decoded before it have been sent and acknowledged.
+//! events decoded before the error have been sent and the frames before it acknowledged (the
+//! bad frame is not: a client that resends it gets its first entries twice, which beats losing
+//! the frames before it). A large frame is decoded a batch at a time, each batch sent before
+//! the next is decoded, so its events are never all in memory at once.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
@@ -19,7 +22,7 @@ use crate::inputs::InputContext;
 
 use super::framing::{Frame, Framer, FramingError, Mode};
 use super::partial::{part_of, Partials};
-use super::protocol::{decode_json, decode_msgpack, FrameError, FrameInfo, Origin};
+use super::protocol::{decode_json, FrameError, FrameInfo, MsgpackFrame, Origin};
 use super::Shared;
 
 /// How much a read asks for.
@@ -124,8 +127,7 @@ async fn decode_ready(
         source: shared.shape.source_field.as_ref().map(|_| source),
     };
     while let Some(frame) = framer.next_frame()? {
-        let start = pending.events.len();
-        let info = decode_frame(&frame, shared, &origin, pending.events)?;
+        let info = decode_frame(frame, shared, ctx, &origin, pending.events).await?;
         shared.stats.frames.fetch_add(1, Ordering::Relaxed);
         if info.skipped > 0 {
             shared
@@ -138,33 +140,68 @@ async fn decode_ready(
                 "forward: skipped entries whose time or record has the wrong type"
             );
         }
-        if let Some(partials) = &shared.partials {
-            join_partials(partials, pending.events, start, shared);
-        }
         if let Some(chunk) = info.chunk {
             write_ack(framer.mode(), &chunk, pending.acks);
             pending.count += 1;
-        }
-        if pending.events.len() >= ctx.batch_size() {
-            send(ctx, shared, pending.events).await?;
         }
     }
     Ok(())
 }
 
-fn decode_frame(
-    frame: &Frame,
+/// Decodes one frame into `events`, sending full batches on the way (a large frame is never
+/// all in memory as events) and joining partial lines.
+async fn decode_frame(
+    frame: Frame,
     shared: &Shared,
+    ctx: &InputContext,
     origin: &Origin<'_>,
     events: &mut Vec<Event>,
 ) -> Result<FrameInfo, ConnError> {
-    Ok(match frame {
-        Frame::Msgpack(bytes) => decode_msgpack(bytes, &shared.shape, origin, events)?,
+    let shape = &shared.shape;
+    let size = ctx.batch_size();
+    let bytes = match frame {
+        Frame::Msgpack(bytes) => bytes,
         Frame::Json(bytes) => {
-            let text = Text::from_utf8(bytes.clone()).map_err(|_| ConnError::Utf8)?;
-            decode_json(&text, &shared.shape, origin, events)?
+            let text = Text::from_utf8(bytes).map_err(|_| ConnError::Utf8)?;
+            let start = events.len();
+            let info = decode_json(&text, shape, origin, events);
+            joined(shared, events, start);
+            send_full(ctx, shared, events).await?;
+            return Ok(info?);
         }
-    })
+    };
+    let mut start = events.len();
+    let mut decoding = MsgpackFrame::open(bytes, shape, origin, events)?;
+    loop {
+        let decoded = decoding.decode(shape, origin, events, size);
+        // What decoded before an error is joined and delivered like the rest.
+        joined(shared, events, start);
+        decoded?;
+        send_full(ctx, shared, events).await?;
+        if decoding.is_done() {
+            return Ok(decoding.finish());
+        }
+        start = events.len();
+    }
+}
+
+/// Passes the events from `start` on through the partial-line joiner, if it is on.
+fn joined(shared: &Shared, events: &mut Vec<Event>, start: usize) {
+    if let Some(partials) = &shared.partials {
+        join_partials(partials, events, start, shared);
+    }
+}
+
+/// Sends what fills whole batches, keeping the rest for later.
+async fn send_full(
+    ctx: &InputContext,
+    shared: &Shared,
+    events: &mut Vec<Event>,
+) -> Result<(), ConnError> {
+    if events.len() >= ctx.batch_size() {
+        send(ctx, shared, events).await?;
+    }
+    Ok(())
 }
 
 /// Hands the events from `start` on that are pieces of a split line to the joiner, keeping

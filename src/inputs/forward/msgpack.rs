@@ -229,6 +229,16 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos: 0 }
     }
 
+    /// A reader starting at `pos` (resuming where an earlier one stopped).
+    pub fn at(bytes: &'a Bytes, pos: usize) -> Reader<'a> {
+        Reader { bytes, pos }
+    }
+
+    /// How far the reader has read.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
     /// True when every byte has been read.
     pub fn at_end(&self) -> bool {
         self.pos >= self.bytes.len()

@@ -16,6 +16,9 @@
 //! skipped and counted ([`FrameInfo::skipped`]); a frame that cannot be read as a whole is a
 //! [`FrameError`], after which the connection is closed (a msgpack stream cannot be resynced).
 //!
+//! msgpack frames are decoded a batch at a time ([`MsgpackFrame`]); JSON frames, a legacy
+//! form, at once ([`decode_json`]).
+//!
 //! Each record's keys become top-level fields, with [`Shape`] deciding where the tag goes and
 //! whether `log` becomes `message`. The record's own `@timestamp` is replaced by the entry's
 //! time, as Logstash's fluent codec does.
@@ -94,90 +97,162 @@ struct Options {
     gzip: bool,
 }
 
-/// Decodes one complete msgpack frame, appending its events to `out`. On error `out` is left
-/// as it was.
-pub fn decode_msgpack(
-    frame: &Bytes,
-    shape: &Shape,
-    origin: &Origin<'_>,
-    out: &mut Vec<Event>,
-) -> Result<FrameInfo, FrameError> {
-    let start = out.len();
-    let result = decode_msgpack_into(frame, shape, origin, out);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+/// A msgpack frame being decoded a batch at a time: a 16 MiB frame of tiny entries holds
+/// millions of them, which must not all become events before the first is sent.
+pub struct MsgpackFrame {
+    tag: Text,
+    /// Where the entries are: the frame itself (Forward) or the packed payload (inflated
+    /// when compressed).
+    entries: Bytes,
+    pos: usize,
+    /// Forward: entries left to read; PackedForward: `None` (entries until the payload ends).
+    left: Option<usize>,
+    /// Forward: items after the entry array (the option, and any extra).
+    trailing: usize,
+    done: bool,
+    info: FrameInfo,
 }
 
-fn decode_msgpack_into(
-    frame: &Bytes,
-    shape: &Shape,
-    origin: &Origin<'_>,
-    out: &mut Vec<Event>,
-) -> Result<FrameInfo, FrameError> {
-    let mut r = Reader::new(frame);
-    let n = match r.item()? {
-        Item::Array(n) => n,
-        other => return Err(FrameError::NotArray(item_name(&other))),
-    };
-    if !(2..=4).contains(&n) {
-        return Err(FrameError::Arity(n));
+impl MsgpackFrame {
+    /// Reads the frame's head (tag, mode, and for PackedForward its option). A Message frame is
+    /// decoded at once: its event is appended to `out`.
+    pub fn open(
+        frame: Bytes,
+        shape: &Shape,
+        origin: &Origin<'_>,
+        out: &mut Vec<Event>,
+    ) -> Result<MsgpackFrame, FrameError> {
+        let mut r = Reader::new(&frame);
+        let n = match r.item()? {
+            Item::Array(n) => n,
+            other => return Err(FrameError::NotArray(item_name(&other))),
+        };
+        if !(2..=4).contains(&n) {
+            return Err(FrameError::Arity(n));
+        }
+        let tag = match r.item()? {
+            Item::Str(range) | Item::Bin(range) => r.text(range),
+            other => return Err(FrameError::Tag(item_name(&other))),
+        };
+        let mut decoding = MsgpackFrame {
+            tag,
+            entries: Bytes::new(),
+            pos: 0,
+            left: None,
+            trailing: 0,
+            done: false,
+            info: FrameInfo::default(),
+        };
+        match r.item()? {
+            Item::Array(count) => {
+                decoding.left = Some(count);
+                decoding.trailing = n - 2;
+                decoding.pos = r.pos();
+                decoding.entries = frame.clone();
+            }
+            Item::Str(range) | Item::Bin(range) => {
+                let packed = r.slice(range);
+                // The option says whether the entries are compressed: read it first.
+                let options = if n > 2 {
+                    read_options(&mut r)?
+                } else {
+                    Options::default()
+                };
+                decoding.info.chunk = options.chunk;
+                decoding.entries = if options.gzip {
+                    gunzip(&packed, shape.max_message_size)?
+                } else {
+                    packed
+                };
+            }
+            time @ (Item::Int(_)
+            | Item::Float(_)
+            | Item::Ext(..)
+            | Item::Nil
+            | Item::BigUint(_)) => {
+                if n < 3 {
+                    return Err(FrameError::NoRecord);
+                }
+                let mut build = Builder {
+                    shape,
+                    origin,
+                    tag: &decoding.tag,
+                    info: &mut decoding.info,
+                    out,
+                };
+                build.timed_record(&mut r, time)?;
+                decoding.info.chunk = trailing_options(&mut r, n - 3)?;
+                decoding.done = true;
+            }
+            other => return Err(FrameError::Entries(item_name(&other))),
+        }
+        Ok(decoding)
     }
-    let tag = match r.item()? {
-        Item::Str(range) | Item::Bin(range) => r.text(range),
-        other => return Err(FrameError::Tag(item_name(&other))),
-    };
-    let mut info = FrameInfo::default();
-    let mut build = Builder {
-        shape,
-        origin,
-        tag: &tag,
-        info: &mut info,
-        out,
-    };
-    let rest = match r.item()? {
-        Item::Array(entries) => {
-            for _ in 0..entries {
-                build.entry(&mut r)?;
-            }
-            n - 2
-        }
-        Item::Str(range) | Item::Bin(range) => {
-            let packed = r.slice(range);
-            // The option says whether the entries are compressed: read it first.
-            let options = if n > 2 {
-                read_options(&mut r)?
-            } else {
-                Options::default()
-            };
-            let entries = if options.gzip {
-                gunzip(&packed, shape.max_message_size)?
-            } else {
-                packed
-            };
-            let mut entries_reader = Reader::new(&entries);
-            while !entries_reader.at_end() {
-                build.entry(&mut entries_reader)?;
-            }
-            build.info.chunk = options.chunk;
-            skip_rest(&mut r, n.saturating_sub(3))?;
-            return Ok(info);
-        }
-        time @ (Item::Int(_) | Item::Float(_) | Item::Ext(..) | Item::Nil | Item::BigUint(_)) => {
-            if n < 3 {
-                return Err(FrameError::NoRecord);
-            }
-            build.timed_record(&mut r, time)?;
-            n - 3
-        }
-        other => return Err(FrameError::Entries(item_name(&other))),
-    };
-    if rest > 0 {
-        build.info.chunk = read_options(&mut r)?.chunk;
-        skip_rest(&mut r, rest - 1)?;
+
+    /// True once every entry has been decoded.
+    pub fn is_done(&self) -> bool {
+        self.done
     }
-    Ok(info)
+
+    /// Decodes entries into `out` until it holds `limit` events or the frame is done. Entries
+    /// decoded before an error stay in `out`.
+    pub fn decode(
+        &mut self,
+        shape: &Shape,
+        origin: &Origin<'_>,
+        out: &mut Vec<Event>,
+        limit: usize,
+    ) -> Result<(), FrameError> {
+        let mut r = Reader::at(&self.entries, self.pos);
+        let mut build = Builder {
+            shape,
+            origin,
+            tag: &self.tag,
+            info: &mut self.info,
+            out,
+        };
+        let result = loop {
+            if self.done || build.out.len() >= limit {
+                break Ok(());
+            }
+            let step = match &mut self.left {
+                Some(0) => {
+                    // Forward: the option follows the entry array in the frame.
+                    self.done = true;
+                    trailing_options(&mut r, self.trailing).map(|chunk| build.info.chunk = chunk)
+                }
+                Some(left) => {
+                    *left -= 1;
+                    build.entry(&mut r)
+                }
+                None if r.at_end() => {
+                    self.done = true;
+                    Ok(())
+                }
+                None => build.entry(&mut r),
+            };
+            if step.is_err() {
+                break step;
+            }
+        };
+        self.pos = r.pos();
+        result
+    }
+
+    /// What the frame asked for (its `chunk`) and how many entries it skipped.
+    pub fn finish(self) -> FrameInfo {
+        self.info
+    }
+}
+
+/// The `n` frame items after the entries: an option map first, then anything extra.
+fn trailing_options(r: &mut Reader<'_>, n: usize) -> Result<Option<Bytes>, FrameError> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let chunk = read_options(r)?.chunk;
+    skip_rest(r, n - 1)?;
+    Ok(chunk)
 }
 
 /// Turns entries into events for one frame.
@@ -455,14 +530,31 @@ mod tests {
         }
     }
 
-    fn decode(frame: &[u8]) -> Result<(Vec<Event>, FrameInfo), FrameError> {
+    /// Decodes a whole frame, a few entries at a time; on error, what was decoded before it.
+    fn decode_in_steps(frame: &[u8]) -> (Vec<Event>, Result<FrameInfo, FrameError>) {
         let mut out = Vec::new();
         let origin = Origin {
             now: Timestamp::from_secs(7),
             source: None,
         };
-        let info = decode_msgpack(&Bytes::copy_from_slice(frame), &shape(), &origin, &mut out)?;
-        Ok((out, info))
+        let shape = shape();
+        let frame = Bytes::copy_from_slice(frame);
+        let mut decoding = match MsgpackFrame::open(frame, &shape, &origin, &mut out) {
+            Ok(decoding) => decoding,
+            Err(e) => return (out, Err(e)),
+        };
+        while !decoding.is_done() {
+            let limit = out.len() + 2;
+            if let Err(e) = decoding.decode(&shape, &origin, &mut out, limit) {
+                return (out, Err(e));
+            }
+        }
+        (out, Ok(decoding.finish()))
+    }
+
+    fn decode(frame: &[u8]) -> Result<(Vec<Event>, FrameInfo), FrameError> {
+        let (out, info) = decode_in_steps(frame);
+        Ok((out, info?))
     }
 
     #[test]
@@ -500,9 +592,13 @@ mod tests {
     }
 
     #[test]
-    fn bad_frames_leave_no_events() {
-        // A Forward frame whose second entry is cut short inside the record.
-        let err = decode(b"\x92\xa1t\x92\x92\x01\x81\xa1a\x01\x92\x01\x81\xa1a").unwrap_err();
+    fn bad_frames() {
+        // A PackedForward payload whose second entry ends inside its record: the first entry
+        // is kept, then the error.
+        let (events, result) =
+            decode_in_steps(b"\x92\xa1t\xc4\x0b\x92\x01\x81\xa1a\x01\x92\x01\x81\xa1a");
+        assert_eq!(events.len(), 1);
+        let err = result.unwrap_err();
         assert!(
             matches!(err, FrameError::Msgpack(MsgpackError::Truncated)),
             "{err}"
