@@ -16,7 +16,7 @@
 
 use bytes::Bytes;
 
-use crate::event::{Map, Text, Timestamp, Value};
+use crate::event::{Map, Text, Timestamp, Value, INLINE_CAP};
 
 /// How deep arrays and maps may nest inside a record (deeper frames are refused, so the
 /// recursive reader cannot exhaust the stack).
@@ -456,14 +456,20 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The text of a string or binary payload: shared with the frame when it is valid UTF-8,
-    /// otherwise converted lossily (invalid sequences become U+FFFD).
+    /// The text of a string or binary payload: shared with the frame when it is valid UTF-8
+    /// and too long to be inline, otherwise copied (invalid sequences become U+FFFD).
     pub fn text(&self, range: std::ops::Range<usize>) -> Text {
-        let bytes = self.bytes.slice(range);
-        match Text::from_utf8(bytes.clone()) {
-            Ok(text) => text,
-            Err(_) => Text::from_string(String::from_utf8_lossy(&bytes).into_owned()),
+        let raw = self.raw(range.clone());
+        // Short strings (keys, most values) are stored inline: copying them straight from the
+        // frame saves two reference-count updates on the shared buffer.
+        if raw.len() <= INLINE_CAP {
+            if let Ok(s) = std::str::from_utf8(raw) {
+                return Text::new(s);
+            }
+        } else if let Ok(text) = Text::from_utf8(self.bytes.slice(range)) {
+            return text;
         }
+        Text::from_string(String::from_utf8_lossy(raw).into_owned())
     }
 }
 
