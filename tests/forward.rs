@@ -686,11 +686,12 @@ fn json_frames_get_json_acks() {
 }
 
 #[test]
-fn tag_log_and_source_address_options() {
+fn tag_log_source_address_and_join_options() {
     let server = start(ForwardOptions {
         tag_field: "[fluentd][tag]".into(),
         log_field: String::new(),
         source_address_field: Some("[host][ip]".into()),
+        join_partials: false,
         ..ForwardOptions::default()
     });
     let mut client = connect(server.addr);
@@ -704,6 +705,24 @@ fn tag_log_and_source_address_options() {
     assert_eq!(text(e, "log"), "as sent");
     assert!(e.get_field("message").is_none());
     assert_eq!(text(e, "[host][ip]"), "127.0.0.1");
+
+    // Without joining, a piece of a split line is passed on as sent.
+    client
+        .write_all(&mp_array(&[
+            mp_str("docker"),
+            mp_int(BASE as u32),
+            mp_map(&[
+                ("log", mp_str("piece")),
+                ("partial_message", mp_str("true")),
+                ("partial_id", mp_str("p")),
+                ("partial_ordinal", mp_str("1")),
+                ("partial_last", mp_str("false")),
+            ]),
+        ]))
+        .unwrap();
+    let events = server.events(1);
+    assert_eq!(text(&events[0], "log"), "piece");
+    assert_eq!(text(&events[0], "partial_id"), "p");
     server.stop();
 }
 

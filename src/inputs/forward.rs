@@ -11,8 +11,12 @@
 //! are queued. Each record's keys become top-level fields; the entry's time (seconds, or
 //! EventTime with nanoseconds) becomes `@timestamp`; the tag is appended to `tags`, as
 //! Logstash's `fluent` codec does (`tag_field` puts it elsewhere); the record's `log` (Docker,
-//! Fluent Bit) becomes `message` (`log_field`). Docker's 16 KiB pieces of a long line
-//! (`partial_message`, `partial_id`, ...) are joined into one event (`join_partials`).
+//! Fluent Bit) becomes `message` unless the record has a `message` of its own (`log_field`);
+//! a record's own `@timestamp` is replaced by the entry's time (as the codec does). Docker's
+//! 16 KiB pieces of a long line (`partial_message`, `partial_id`, ...) are joined into one
+//! event (`join_partials`); a line whose last piece does not come within `partial_timeout` is
+//! sent as it is, tagged `_partial_incomplete` (one longer than `max_message_size`:
+//! `_partial_too_long`). Pieces being held are acknowledged before their line is delivered.
 //!
 //! Options: `host` ("0.0.0.0"), `port` (24224), `tag_field` ("tags"; a field reference, or ""
 //! to drop the tag), `log_field` ("log"; "" keeps records as sent), `source_address_field`
