@@ -9,6 +9,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::msgpack::{MsgpackError, Scan, Scanner};
 
+/// The most the buffer grows ahead of data a frame declares but has not sent yet.
+const MAX_RESERVE: usize = 1024 * 1024;
+
 /// How deep JSON frames may nest (serde_json refuses deeper ones anyway).
 const JSON_MAX_DEPTH: u32 = 128;
 
@@ -66,7 +69,7 @@ impl Framer {
     }
 
     /// The next complete frame in the buffer, if there is one. When there is not, the buffer
-    /// is made large enough for what the incomplete frame still needs.
+    /// is grown towards what the incomplete frame still needs.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
         let Some(&first) = self.buf.first() else {
             return Ok(None);
@@ -91,7 +94,9 @@ impl Framer {
                 }))
             }
             Scan::Incomplete { need } => {
-                self.buf.reserve(need.min(self.max));
+                // Room for what the frame declares, but not all at once: a header alone must
+                // not make us allocate max_message_size. The buffer grows as data comes.
+                self.buf.reserve(need.min(MAX_RESERVE));
                 Ok(None)
             }
         }
