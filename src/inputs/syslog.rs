@@ -33,7 +33,7 @@ use serde::Deserialize;
 use crate::codecs::{Codec, Decoder};
 use crate::config::options::{EcsCompatibility, OneOrMany};
 use crate::config::{Diagnostics, PluginArgs};
-use crate::event::{Event, FieldPath, Text, Value};
+use crate::event::{Event, Text};
 
 use super::tcp::framing::{Framer, FramerOptions, Oversize};
 use super::tcp::listener::{self, Connection, Connections, Peer, ServerSettings};
@@ -162,16 +162,10 @@ pub fn build_syslog(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<SyslogIn
     let (Ok(tls), Ok(relay), true) = (tls, relay, errors.is_empty()) else {
         return Err(errors);
     };
-    let host_field = if ecs.is_ecs() {
-        FieldPath::parse("[host][ip]").unwrap_or_else(|_| FieldPath::top("host"))
-    } else {
-        FieldPath::top("host")
-    };
     let stats = Arc::new(NetStats::default());
     let shared = Arc::new(Shared {
         codec,
         relay,
-        host_field,
         max_message_size,
         stats: stats.clone(),
         throttle: Throttle::default(),
@@ -276,8 +270,6 @@ impl Input for SyslogInput {
 struct Shared {
     codec: Arc<dyn Codec>,
     relay: Relay,
-    /// `host` or `[host][ip]`: where the sender's address goes.
-    host_field: FieldPath,
     max_message_size: usize,
     stats: Arc<NetStats>,
     throttle: Throttle,
@@ -294,7 +286,7 @@ impl Shared {
     ) {
         ctx.decorate(events);
         for event in events.iter_mut() {
-            event.insert(&self.host_field, Value::Str(ip.clone()));
+            self.relay.set_source(event, ip);
             self.relay.apply(event, state);
         }
     }

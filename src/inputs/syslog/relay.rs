@@ -194,51 +194,58 @@ impl Relay {
         }
     }
 
+    /// Puts the sender's address in `host` (`[host][ip]` under ECS), as the input does before
+    /// parsing.
+    pub fn set_source(&self, event: &mut Event, ip: &Text) {
+        let fields = event.fields_mut();
+        if self.ecs {
+            child(fields, "host").insert(Text::from_static("ip"), Value::Str(ip.clone()));
+        } else {
+            fields.insert(Text::from_static("host"), Value::Str(ip.clone()));
+        }
+    }
+
     /// Parses one event's `syslog_field` and writes what it found.
     pub fn apply(&self, event: &mut Event, state: &mut RelayState) {
-        let line = match event.get(&self.syslog_field) {
+        let line = match self.syslog_field.segments() {
+            [name] => event.get_field(name),
+            _ => event.get(&self.syslog_field),
+        };
+        let line = match line {
             Some(Value::Str(text)) => Some(text.clone()),
             _ => None,
         };
-        if self.ecs {
-            if let Some(line) = &line {
-                child(event.fields_mut(), "event")
-                    .insert(Text::from_static("original"), Value::Str(line.clone()));
-            }
-        }
         match &self.custom {
-            Some(custom) => self.apply_custom(custom, event),
-            None => match line.as_ref().and_then(|l| parse(l, &mut state.clock)) {
-                Some(parsed) => self.write(event, line.as_ref().unwrap_or(&Text::EMPTY), &parsed),
-                None => self.failed(event),
-            },
-        }
-        if let Some(service_type) = &self.service_type {
-            let service = child(event.fields_mut(), "service");
-            if !service.contains_key("type") {
-                service.push_new(Text::from_static("type"), Value::Str(service_type.clone()));
+            Some(custom) => self.apply_custom(custom, event, line),
+            None => {
+                let parsed = line.as_ref().and_then(|l| parse(l, &mut state.clock));
+                self.write(event, line.as_ref(), parsed.as_ref());
             }
         }
     }
 
-    fn failed(&self, event: &mut Event) {
-        event.add_tag(Text::from_static(PARSE_FAILURE_TAG));
-        self.set_priority(event, DEFAULT_PRIORITY);
-    }
-
-    /// Writes a parsed line's fields; `line` is the text `parsed` was read from.
-    fn write(&self, event: &mut Event, line: &Text, parsed: &Syslog) {
-        self.set_priority(event, parsed.priority.map_or(DEFAULT_PRIORITY, i64::from));
-        let text = |part: &str| Value::Str(line.substr(part));
+    /// Writes a parsed line's fields, or a failure's (`parsed` is `None`); `line` is the text
+    /// `parsed` was read from.
+    fn write(&self, event: &mut Event, line: Option<&Text>, parsed: Option<&Syslog>) {
+        let priority = parsed.map_or(DEFAULT_PRIORITY, |p| {
+            p.priority.map_or(DEFAULT_PRIORITY, i64::from)
+        });
         let fields = event.fields_mut();
         if self.ecs {
-            write_ecs(fields, parsed, &text);
+            self.write_ecs(fields, line, parsed, priority);
         } else {
-            write_legacy(fields, parsed, &text);
+            self.write_legacy(fields, line, parsed, priority);
         }
+        let (Some(parsed), Some(line)) = (parsed, line) else {
+            event.add_tag(Text::from_static(PARSE_FAILURE_TAG));
+            return;
+        };
         // Logstash's grok writes no empty capture: an empty message part leaves `message`.
         if !parsed.message.is_empty() {
-            fields.insert(Text::from_static("message"), text(parsed.message));
+            fields.insert(
+                Text::from_static("message"),
+                Value::Str(line.substr(parsed.message)),
+            );
         }
         match parsed.time {
             Some(time) => event.set_timestamp(time),
@@ -249,35 +256,146 @@ impl Relay {
         }
     }
 
-    /// Priority, facility and severity codes, and their labels when `use_labels`.
-    fn set_priority(&self, event: &mut Event, priority: i64) {
+    /// The ECS fields: each top-level object (`log`, `event`, `process`, `system`, `service`)
+    /// is built whole, then put in the event with one lookup.
+    fn write_ecs(
+        &self,
+        fields: &mut Map,
+        line: Option<&Text>,
+        parsed: Option<&Syslog>,
+        priority: i64,
+    ) {
+        let mut syslog = self.ecs_priority(priority);
+        let mut event = Map::with_capacity(2);
+        if let Some(line) = line {
+            event.push_new(Text::from_static("original"), Value::Str(line.clone()));
+        }
+        if let (Some(p), Some(line)) = (parsed, line) {
+            let text = |part: &str| Value::Str(line.substr(part));
+            if let Some(hostname) = p.hostname {
+                child(fields, "host").insert(Text::from_static("hostname"), text(hostname));
+            }
+            let mut process = Map::new();
+            if let Some(program) = p.program {
+                process.push_new(Text::from_static("name"), text(program));
+            }
+            match p.pid.map(|pid| (pid, pid.parse::<i64>())) {
+                Some((_, Ok(pid))) => process.push_new(Text::from_static("pid"), Value::Int(pid)),
+                Some((pid, Err(_))) => syslog.push_new(Text::from_static("procid"), text(pid)),
+                None => {}
+            }
+            if !process.is_empty() {
+                merge(fields, "process", process);
+            }
+            if p.format == Format::Rfc5424 {
+                if let Some(msgid) = p.msgid {
+                    event.push_new(Text::from_static("code"), text(msgid));
+                }
+                let mut system = Map::with_capacity(2);
+                for (key, part) in [
+                    ("version", p.version),
+                    ("structured_data", p.structured_data),
+                ] {
+                    if let Some(part) = part {
+                        system.push_new(Text::from_static(key), text(part));
+                    }
+                }
+                merge(fields, "system", single("syslog", system));
+            }
+        }
+        merge(fields, "log", single("syslog", syslog));
+        if !event.is_empty() {
+            merge(fields, "event", event);
+        }
+        self.set_service_type(fields);
+    }
+
+    /// `[service][type]`, unless the event has one.
+    fn set_service_type(&self, fields: &mut Map) {
+        let Some(service_type) = &self.service_type else {
+            return;
+        };
+        let service = child(fields, "service");
+        if !service.contains_key("type") {
+            service.push_new(Text::from_static("type"), Value::Str(service_type.clone()));
+        }
+    }
+
+    /// `[log][syslog]`'s priority, facility and severity (with their labels).
+    fn ecs_priority(&self, priority: i64) -> Map {
         let (facility, severity) = (priority >> 3, priority & 7);
-        let facility_label = self.label(&self.facility_labels, facility);
-        let severity_label = self.label(&self.severity_labels, severity);
+        let mut syslog = Map::with_capacity(4);
+        syslog.push_new(Text::from_static("priority"), Value::Int(priority));
+        for (key, code, labels) in [
+            ("facility", facility, &self.facility_labels),
+            ("severity", severity, &self.severity_labels),
+        ] {
+            let mut map = Map::with_capacity(2);
+            map.push_new(Text::from_static("code"), Value::Int(code));
+            if let Some(label) = self.label(labels, code) {
+                map.push_new(Text::from_static("name"), Value::Str(label));
+            }
+            syslog.push_new(Text::from_static(key), Value::Map(map));
+        }
+        syslog
+    }
+
+    /// The legacy (flat) fields; appended without lookups when the event has none of them yet
+    /// (the usual case).
+    fn write_legacy(
+        &self,
+        fields: &mut Map,
+        line: Option<&Text>,
+        parsed: Option<&Syslog>,
+        priority: i64,
+    ) {
+        let fresh = !fields.keys().any(|k| LEGACY_FIELDS.contains(&k.as_str()));
+        let mut put = |key: &'static str, value: Value| {
+            if fresh {
+                fields.push_new(Text::from_static(key), value);
+            } else {
+                fields.insert(Text::from_static(key), value);
+            }
+        };
+        let (facility, severity) = (priority >> 3, priority & 7);
+        put("priority", Value::Int(priority));
+        put("severity", Value::Int(severity));
+        put("facility", Value::Int(facility));
+        if let Some(label) = self.label(&self.facility_labels, facility) {
+            put("facility_label", Value::Str(label));
+        }
+        if let Some(label) = self.label(&self.severity_labels, severity) {
+            put("severity_label", Value::Str(label));
+        }
+        let (Some(p), Some(line)) = (parsed, line) else {
+            return;
+        };
+        let mut put_text = |key: &'static str, part: Option<&str>| {
+            if let Some(part) = part {
+                put(key, Value::Str(line.substr(part)));
+            }
+        };
+        put_text("timestamp", p.timestamp);
+        if p.timestamp_is_iso && p.format == Format::Rfc3164 {
+            put_text("timestamp8601", p.timestamp);
+        }
+        put_text("logsource", p.hostname);
+        put_text("program", p.program);
+        put_text("pid", p.pid);
+        if p.format == Format::Rfc5424 {
+            put_text("syslog5424_ver", p.version);
+            put_text("syslog5424_msgid", p.msgid);
+            put_text("syslog5424_sd", p.structured_data);
+        }
+    }
+
+    /// Priority, facility and severity with their labels, for the custom-pattern path.
+    fn set_priority(&self, event: &mut Event, priority: i64) {
         let fields = event.fields_mut();
         if self.ecs {
-            let syslog = child(child(fields, "log"), "syslog");
-            syslog.insert(Text::from_static("priority"), Value::Int(priority));
-            for (key, code, label) in [
-                ("facility", facility, facility_label),
-                ("severity", severity, severity_label),
-            ] {
-                let map = child(syslog, key);
-                map.insert(Text::from_static("code"), Value::Int(code));
-                if let Some(label) = label {
-                    map.insert(Text::from_static("name"), Value::Str(label));
-                }
-            }
-            return;
-        }
-        fields.insert(Text::from_static("priority"), Value::Int(priority));
-        fields.insert(Text::from_static("severity"), Value::Int(severity));
-        fields.insert(Text::from_static("facility"), Value::Int(facility));
-        if let Some(label) = facility_label {
-            fields.insert(Text::from_static("facility_label"), Value::Str(label));
-        }
-        if let Some(label) = severity_label {
-            fields.insert(Text::from_static("severity_label"), Value::Str(label));
+            merge(fields, "log", single("syslog", self.ecs_priority(priority)));
+        } else {
+            self.write_legacy(fields, None, None, priority);
         }
     }
 
@@ -294,7 +412,20 @@ impl Relay {
     /// Logstash's flow with a custom pattern: grok (which tags failures), then the priority
     /// it captured (Ruby's `to_i`: absent is 0), the date filter on `timestamp`, and, under
     /// ECS, `timestamp` removed.
-    fn apply_custom(&self, custom: &CustomPattern, event: &mut Event) {
+    fn apply_custom(&self, custom: &CustomPattern, event: &mut Event, line: Option<Text>) {
+        if self.ecs {
+            if let Some(line) = line {
+                child(event.fields_mut(), "event")
+                    .insert(Text::from_static("original"), Value::Str(line));
+            }
+        }
+        self.custom_parse(custom, event);
+        if self.ecs {
+            self.set_service_type(event.fields_mut());
+        }
+    }
+
+    fn custom_parse(&self, custom: &CustomPattern, event: &mut Event) {
         if !custom.grok.apply(event) {
             self.set_priority(event, DEFAULT_PRIORITY);
             return;
@@ -314,69 +445,59 @@ impl Relay {
     }
 }
 
-fn write_ecs(fields: &mut Map, parsed: &Syslog, text: &impl Fn(&str) -> Value) {
-    if let Some(hostname) = parsed.hostname {
-        child(fields, "host").insert(Text::from_static("hostname"), text(hostname));
-    }
-    if parsed.program.is_some() || parsed.pid.is_some() {
-        let process = child(fields, "process");
-        if let Some(program) = parsed.program {
-            process.insert(Text::from_static("name"), text(program));
-        }
-        match parsed.pid.map(|pid| (pid, pid.parse::<i64>())) {
-            Some((_, Ok(pid))) => {
-                process.insert(Text::from_static("pid"), Value::Int(pid));
+/// Every flat field the legacy names write.
+const LEGACY_FIELDS: [&str; 13] = [
+    "priority",
+    "severity",
+    "facility",
+    "facility_label",
+    "severity_label",
+    "timestamp",
+    "timestamp8601",
+    "logsource",
+    "program",
+    "pid",
+    "syslog5424_ver",
+    "syslog5424_msgid",
+    "syslog5424_sd",
+];
+
+/// A map of one entry.
+fn single(key: &'static str, value: Map) -> Map {
+    let mut map = Map::with_capacity(1);
+    map.push_new(Text::from_static(key), Value::Map(value));
+    map
+}
+
+/// Puts `map` at `key`: whole when absent (one lookup), else entry by entry, maps into maps,
+/// replacing other values (Logstash's `event.set`).
+fn merge(fields: &mut Map, key: &str, map: Map) {
+    match fields.get_mut(key) {
+        Some(Value::Map(existing)) => {
+            for (k, v) in map {
+                match (existing.get(&k), v) {
+                    (Some(Value::Map(_)), Value::Map(inner)) => merge(existing, &k, inner),
+                    (_, v) => {
+                        existing.insert(k, v);
+                    }
+                }
             }
-            Some((pid, Err(_))) => {
-                child(child(fields, "log"), "syslog")
-                    .insert(Text::from_static("procid"), text(pid));
-            }
-            None => {}
         }
-    }
-    if parsed.format == Format::Rfc5424 {
-        if let Some(msgid) = parsed.msgid {
-            child(fields, "event").insert(Text::from_static("code"), text(msgid));
-        }
-        let system = child(child(fields, "system"), "syslog");
-        if let Some(version) = parsed.version {
-            system.insert(Text::from_static("version"), text(version));
-        }
-        if let Some(sd) = parsed.structured_data {
-            system.insert(Text::from_static("structured_data"), text(sd));
-        }
+        Some(other) => *other = Value::Map(map),
+        None => fields.push_new(Text::new(key), Value::Map(map)),
     }
 }
 
-fn write_legacy(fields: &mut Map, parsed: &Syslog, text: &impl Fn(&str) -> Value) {
-    let mut put = |key: &'static str, part: Option<&str>| {
-        if let Some(part) = part {
-            fields.insert(Text::from_static(key), text(part));
-        }
-    };
-    put("timestamp", parsed.timestamp);
-    if parsed.timestamp_is_iso && parsed.format == Format::Rfc3164 {
-        put("timestamp8601", parsed.timestamp);
-    }
-    put("logsource", parsed.hostname);
-    put("program", parsed.program);
-    put("pid", parsed.pid);
-    if parsed.format == Format::Rfc5424 {
-        put("syslog5424_ver", parsed.version);
-        put("syslog5424_msgid", parsed.msgid);
-        put("syslog5424_sd", parsed.structured_data);
-    }
-}
-
-/// The map at `key`, made (or made to replace a non-map value) when needed.
+/// The map at `key` (one lookup), made (or made to replace a non-map value) when needed.
 fn child<'m>(map: &'m mut Map, key: &'static str) -> &'m mut Map {
-    if !matches!(map.get(key), Some(Value::Map(_))) {
-        map.insert(Text::from_static(key), Value::Map(Map::with_capacity(4)));
+    let slot = map.get_or_insert_with(key, || Value::Map(Map::with_capacity(2)));
+    if !matches!(slot, Value::Map(_)) {
+        *slot = Value::Map(Map::with_capacity(2));
     }
-    match map.get_mut(key) {
-        Some(Value::Map(m)) => m,
+    match slot {
+        Value::Map(m) => m,
         // Just made a map there.
-        _ => unreachable!("a map was inserted at {key}"),
+        _ => unreachable!("a map was put at {key}"),
     }
 }
 
