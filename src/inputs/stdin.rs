@@ -126,7 +126,11 @@ fn read_loop_flushing(
     let mut last_data = Instant::now();
     let mut held = false;
     while !ctx.shutdown().is_requested() {
-        let wait = idle.saturating_sub(last_data.elapsed()).min(WAKE_UP);
+        let wait = if held {
+            idle.saturating_sub(last_data.elapsed()).min(WAKE_UP)
+        } else {
+            WAKE_UP
+        };
         let chunk = match chunks.recv_timeout(wait) {
             Ok(Ok(Some(chunk))) => chunk,
             Ok(Ok(None)) | Err(RecvTimeoutError::Disconnected) => break,

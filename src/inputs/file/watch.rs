@@ -294,10 +294,25 @@ impl Watcher {
                 return Ok(());
             }
             if !busy {
-                sleep(self.config.stat_interval, shutdown);
+                sleep(self.nap(), shutdown);
             }
         }
         Ok(())
+    }
+
+    /// How long to wait before the next round: `stat_interval`, or less while `read`-mode
+    /// files wait for their delivery (completing them promptly).
+    fn nap(&self) -> Duration {
+        const DELIVERY_POLL: Duration = Duration::from_millis(20);
+        let waiting = self
+            .files
+            .values()
+            .any(|w| matches!(w.phase, Phase::Done { .. }));
+        if waiting {
+            self.config.stat_interval.min(DELIVERY_POLL)
+        } else {
+            self.config.stat_interval
+        }
     }
 
     /// One round (see the module docs). Returns whether some file has more to read at once.
@@ -724,10 +739,10 @@ impl Watcher {
             let Phase::Done { end } = w.phase else {
                 continue;
             };
-            if !self
+            if self
                 .checkpoints
                 .position(&w.file.id)
-                .is_some_and(|p| p >= end)
+                .is_none_or(|p| p < end)
             {
                 continue;
             }
