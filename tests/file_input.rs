@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sluice::event::{Batch, Event, Value};
+use sluice::inputs::file::checkpoint::Checkpoints;
+use sluice::inputs::file::reader::{Line, ReadOptions};
+use sluice::inputs::file::sincedb::{FileId, Sincedb};
+use sluice::inputs::file::watch::{Completion, FileRef, Mode, TailSink, WatchConfig, Watcher};
 use sluice::inputs::{InputContext, InputError, Shutdown};
 
 /// How long a test waits for something that should happen well within it.
@@ -136,8 +140,12 @@ impl Running {
         {
             rest.append(&mut batch.events);
         }
-        assert!(self.task.is_finished(), "the input did not end by itself");
-        self.rt.block_on(self.task).unwrap().unwrap();
+        // The queue closes when the reader thread is done; the task returns right after.
+        let result = self
+            .rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(1), self.task).await })
+            .expect("the input did not end by itself");
+        result.unwrap().unwrap();
         rest
     }
 }
@@ -533,6 +541,116 @@ fn a_multiline_event_is_released_after_auto_flush_interval_while_tailing() {
     );
     input.nothing_more();
     input.stop();
+}
+
+#[test]
+fn max_open_files_and_close_older_take_turns_without_losing_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c"] {
+        fs::write(dir.path().join(format!("{name}.log")), numbered(name, 0..3)).unwrap();
+    }
+    let input = start(&format!(
+        r#"path => "{}/*.log" start_position => beginning sincedb_path => "/dev/null"
+           max_open_files => 1 close_older => "50 ms""#,
+        s(dir.path())
+    ));
+    let mut got = input.lines(9);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            expected("a", 0..3),
+            expected("b", 0..3),
+            expected("c", 0..3)
+        ]
+        .concat()
+    );
+    // A closed file is opened again when it grows.
+    append(&dir.path().join("a.log"), "a 3\n");
+    assert_eq!(input.lines(1), ["a 3"]);
+    input.stop();
+}
+
+#[test]
+fn ignore_older_starts_old_files_at_their_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.log");
+    fs::write(&old, "ancient\n").unwrap();
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    fs::write(dir.path().join("fresh.log"), "fresh\n").unwrap();
+    let input = start(&format!(
+        r#"path => "{}/*.log" start_position => beginning sincedb_path => "/dev/null"
+           ignore_older => "1 hour""#,
+        s(dir.path())
+    ));
+    assert_eq!(input.lines(1), ["fresh"]);
+    append(&old, "new\n");
+    assert_eq!(input.lines(1), ["new"]);
+    input.stop();
+}
+
+/// A sink of one's own, as other inputs built on the tailing machinery use it.
+#[derive(Default)]
+struct Recorder {
+    lines: Vec<(String, u64, bool)>,
+    closed: Vec<u64>,
+}
+
+impl TailSink for Recorder {
+    fn line(&mut self, _file: &FileRef, line: Line) -> Result<(), InputError> {
+        let text = String::from_utf8(line.bytes.to_vec()).unwrap();
+        self.lines.push((text, line.end, line.split));
+        Ok(())
+    }
+
+    fn pause(&mut self, _file: &FileRef) -> Result<(), InputError> {
+        Ok(())
+    }
+
+    fn close(&mut self, _file: &FileRef, end: u64) -> Result<(), InputError> {
+        self.closed.push(end);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_watcher_drives_any_sink_and_cuts_overlong_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    fs::write(&log, "short\nthis line is too long\nend").unwrap();
+    let mut config = WatchConfig::new(vec![s(&log).to_string()]);
+    config.mode = Mode::Read;
+    config.completion = Completion::default();
+    config.read = ReadOptions {
+        delimiter: bytes::Bytes::from_static(b"\n"),
+        chunk_size: 4,
+        max_line: 8,
+    };
+    let checkpoints = Checkpoints::new(Sincedb::in_memory(), None);
+    let mut watcher = Watcher::new(config, checkpoints.clone()).unwrap();
+    let mut sink = Recorder::default();
+    let shutdown = Shutdown::new();
+    watcher.round(&mut sink, &shutdown).unwrap();
+    assert_eq!(
+        sink.lines,
+        [
+            ("short".to_string(), 6, false),
+            ("this lin".into(), 14, true),
+            ("e is too".into(), 22, true),
+            (" long".into(), 28, false),
+            ("end".into(), 31, false),
+        ]
+    );
+    assert_eq!(sink.closed, [31]);
+    // Nothing was delivered through tokens: the file's position is where it started.
+    let id = FileId::of(&fs::metadata(&log).unwrap());
+    assert_eq!(checkpoints.position(&id), Some(0));
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn decode_stream(codec: &dyn Codec, text: &str, size: usize) -> Vec<Event> {
     let mut events = Vec::new();
     let first = text.find('\n').map_or(text.len(), |i| i + 1);
     decoder.decode(
-        Bytes::copy_from_slice(text[..first].as_bytes()),
+        Bytes::copy_from_slice(&text.as_bytes()[..first]),
         T0,
         &mut events,
     );

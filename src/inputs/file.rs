@@ -19,8 +19,9 @@
 //! (at-least-once). The reader runs on a thread of its own and blocks while the queue is full.
 //!
 //! Deliberate differences from Logstash: a line longer than 16 MiB is cut into pieces tagged
-//! `_line_too_long` (Logstash keeps it whole, however large); a deleted file's sincedb entry is
-//! dropped once it has been read (so a new file reusing the inode is read from 0); read mode
+//! `_line_too_long` (Logstash keeps it whole, however large); the sincedb entry of a file
+//! deleted or rotated out of every glob is dropped once it has been read (so a new file
+//! reusing the inode is read from 0); read mode
 //! completes (deletes / logs) a file only after every line of it has been delivered; there is
 //! no `path.data` setting yet: the default sincedb folder is `$SINCEDB_DIR` or
 //! `data/plugins/inputs/file` under the working directory.

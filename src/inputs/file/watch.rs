@@ -21,8 +21,11 @@
 //!   file at the path, found by discovery, is read from its beginning;
 //! - copytruncate: a file found shorter than what was read is read again from 0 (a new
 //!   checkpoint generation; lines held for the old content are flushed first);
-//! - a deleted file is read to its end, then forgotten (its sincedb entry too, so a new file
-//!   reusing the inode starts from 0).
+//! - a deleted file is read to its end, then forgotten.
+//!
+//! A file forgotten (deleted, or rotated out of every glob and read to its end) loses its
+//! sincedb entry, so a new file that later reuses its inode is read from 0 rather than from the
+//! old file's position (Logstash keeps such entries until `sincedb_clean_after`).
 //!
 //! `close_older` closes quiet files (they reopen when they grow), `max_open_files` caps open
 //! handles, `ignore_older` starts old files at their end (`tail`) or skips them (`read`). Errors
@@ -493,13 +496,14 @@ impl Watcher {
         Ok(busy)
     }
 
+    /// Stops watching a file that was deleted or left the globs (after reading it to its end).
+    /// Its sincedb entry goes too: nothing will read it again, and a new file that reuses its
+    /// inode once it is deleted must not inherit its position.
     fn unwatch(&mut self, w: Watched) {
         if w.reader.is_some() {
             self.open -= 1;
         }
-        if w.deleted {
-            self.checkpoints.forget(&w.file.id);
-        }
+        self.checkpoints.forget(&w.file.id);
         tracing::debug!(path = %w.path.display(), "file: no longer watched");
     }
 
