@@ -47,6 +47,9 @@ pub const MAX_LINES_TAG: &str = "multiline_codec_max_lines_reached";
 /// Tag of events cut at `max_bytes`.
 pub const MAX_BYTES_TAG: &str = "multiline_codec_max_bytes_reached";
 
+/// The longest `auto_flush_interval` (a year, in seconds).
+const MAX_AUTO_FLUSH: f64 = 366.0 * 86_400.0;
+
 /// Expanded patterns larger than this are refused (nested definitions can blow up).
 const MAX_EXPANDED: usize = 1 << 20;
 
@@ -95,16 +98,16 @@ pub fn build(args: &PluginArgs) -> Result<Arc<dyn Codec>, Diagnostics> {
         }
         None => 10 << 20,
     };
-    let auto_flush = match options.auto_flush_interval {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(_) => {
-            return Err(args.error(
+    let auto_flush =
+        match options.auto_flush_interval {
+            Some(s) if s > 0.0 && s <= MAX_AUTO_FLUSH => Some(Duration::from_secs_f64(s)),
+            Some(_) => return Err(args.error(
                 "auto_flush_interval",
-                "multiline: auto_flush_interval must be a positive number of seconds",
-            ))
-        }
-        None => None,
-    };
+                "multiline: auto_flush_interval must be a positive number of seconds (at most a \
+                 year)",
+            )),
+            None => None,
+        };
     let ecs = options
         .ecs_compatibility
         .unwrap_or_else(|| args.ecs_compatibility());

@@ -11,20 +11,23 @@
 //! - `discover`: [`discover::Discoverer`], `path` / `exclude` globs;
 //! - `duration`: Logstash's friendly durations (`"500 ms"`, `"1 hour"`).
 //!
-//! This file holds the options and [`EventSink`]'s work: each file gets a decoder of its own
-//! (so a multiline codec never mixes files), each line goes through it, and the events get
+//! This file holds the options and the sink that makes events: each file gets a decoder of its
+//! own (so a multiline codec never mixes files), each line goes through it, and the events get
 //! `[@metadata][path]`, `[@metadata][host]`, then `path` and `host` (`[log][file][path]` and
 //! `[host][name]` with ECS) unless present, then the shared options. A batch holds one file's
 //! events and an acknowledgement token: the sincedb advances only over delivered batches
-//! (at-least-once). The reader runs on a thread of its own and blocks while the queue is full.
+//! (at-least-once; a restart resumes after the last delivered line, partial lines included in
+//! neither run). A codec that holds lines back (multiline) is flushed when its file closes,
+//! after its `auto_flush_interval`, and at shutdown; a batch it releases meanwhile carries the
+//! offset of the last line read, so lines it holds when the process is killed are lost, as in
+//! Logstash. The reader runs on a thread of its own and blocks while the queue is full.
 //!
 //! Deliberate differences from Logstash: a line longer than 16 MiB is cut into pieces tagged
 //! `_line_too_long` (Logstash keeps it whole, however large); the sincedb entry of a file
-//! deleted or rotated out of every glob is dropped once it has been read (so a new file
-//! reusing the inode is read from 0); read mode
-//! completes (deletes / logs) a file only after every line of it has been delivered; there is
-//! no `path.data` setting yet: the default sincedb folder is `$SINCEDB_DIR` or
-//! `data/plugins/inputs/file` under the working directory.
+//! deleted or rotated out of every glob is dropped once it has been read (so a new file reusing
+//! the inode is read from 0); read mode completes (deletes / logs) a file only after every line
+//! of it has been delivered; there is no `path.data` setting yet: the default sincedb folder is
+//! `$SINCEDB_DIR` or `data/plugins/inputs/file` under the working directory.
 
 pub mod checkpoint;
 pub mod discover;

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+/// Longer durations are refused (and could not be added to a clock reading).
+const MAX_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
+
 /// Parses `text` (a number and an optional unit); a bare number is in `default_unit` seconds.
 pub fn parse_duration(text: &str, default_unit: f64) -> Result<Duration, String> {
     let text = text.trim();
@@ -22,8 +25,8 @@ pub fn parse_duration(text: &str, default_unit: f64) -> Result<Duration, String>
         })?
     };
     let seconds = value * scale;
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("\"{text}\" is not a valid duration"));
+    if !(0.0..=MAX_SECONDS).contains(&seconds) {
+        return Err(format!("\"{text}\" is not a duration up to 100 years"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -65,5 +68,6 @@ mod tests {
         );
         assert!(parse_duration("soon", 1.0).is_err());
         assert!(parse_duration("5 fortnights", 1.0).is_err());
+        assert!(parse_duration("99999999999999999999999 weeks", 1.0).is_err());
     }
 }

@@ -350,7 +350,11 @@ impl Watcher {
         if self.config.mode == Mode::Read && self.config.exit_after_read {
             return false;
         }
-        let every = self.config.stat_interval * self.config.discover_interval.max(1);
+        let every = self
+            .config
+            .stat_interval
+            .checked_mul(self.config.discover_interval.max(1))
+            .unwrap_or(Duration::MAX);
         self.last_discovery.elapsed() >= every
     }
 
@@ -501,7 +505,7 @@ impl Watcher {
     /// inode once it is deleted must not inherit its position.
     fn unwatch(&mut self, w: Watched) {
         if w.reader.is_some() {
-            self.open -= 1;
+            self.open = self.open.saturating_sub(1);
         }
         self.checkpoints.forget(&w.file.id);
         tracing::debug!(path = %w.path.display(), "file: no longer watched");
@@ -657,7 +661,7 @@ impl Watcher {
             if let Err(e) = reader.rewind() {
                 w.warn("rewind it", &e);
                 w.reader = None;
-                self.open -= 1;
+                self.open = self.open.saturating_sub(1);
             }
         }
         Ok(())
@@ -666,7 +670,7 @@ impl Watcher {
     fn read_failed(&mut self, w: &mut Watched, error: &std::io::Error) -> Result<Turn, InputError> {
         w.warn("read it", error);
         w.reader = None;
-        self.open -= 1;
+        self.open = self.open.saturating_sub(1);
         if self.config.mode == Mode::Read {
             // A corrupt gzip or an unreadable file is not completed (not deleted), only skipped.
             w.phase = Phase::Completed;
@@ -684,7 +688,7 @@ impl Watcher {
         let Some(mut reader) = w.reader.take() else {
             return Ok(Turn::Idle);
         };
-        self.open -= 1;
+        self.open = self.open.saturating_sub(1);
         if let Some(mut line) = reader.finish() {
             if w.gzip {
                 line.end = 0;
@@ -724,7 +728,7 @@ impl Watcher {
         {
             sink.close(&w.file, w.position)?;
             w.reader = None;
-            self.open -= 1;
+            self.open = self.open.saturating_sub(1);
         }
         Ok(Turn::Idle)
     }
@@ -802,7 +806,9 @@ fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
 /// Sleeps `duration`, waking early when shutdown is requested.
 fn sleep(duration: Duration, shutdown: &Shutdown) {
     const SLICE: Duration = Duration::from_millis(20);
-    let deadline = Instant::now() + duration;
+    let Some(deadline) = Instant::now().checked_add(duration) else {
+        return;
+    };
     while !shutdown.is_requested() {
         let now = Instant::now();
         if now >= deadline {
