@@ -318,7 +318,7 @@ fn bsd_timestamp(cur: &mut Cursor, clock: &ZoneClock) -> Option<LocalTime> {
     let (minute, _) = c.number(2, 2)?;
     c.eat(b':')?;
     let (second, _) = c.number(2, 2)?;
-    let millis = c.fraction(&[b'.', b','])?;
+    let millis = c.fraction(b".,")?;
     if c.peek().is_some_and(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
@@ -361,7 +361,7 @@ fn iso8601(text: &[u8], separator: u8) -> Option<(LocalTime, usize)> {
     if c.peek() == Some(b':') {
         c.pos += 1;
         second = c.number(2, 2)?.0;
-        millis = c.fraction(&[b'.', b','])?;
+        millis = c.fraction(b".,")?;
     }
     let offset = match c.peek() {
         Some(b'Z' | b'z') => {
