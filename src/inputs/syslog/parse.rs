@@ -17,8 +17,10 @@
 //! - Some lines Logstash rejects are read as rsyslog reads them: no `<PRI>` (priority 13, as
 //!   RFC 3164 section 4.3.3 says a relay assumes), `<0>`, upper-case months (`AUG`), spaces
 //!   before the timestamp, a year inside it (`Mar 7 2008 19:06:53`) or a colon after it,
-//!   hosts with `_`, no host at all (`Mar 1 12:00:00 sshd[1]: x`), a line that ends after the
-//!   timestamp or host, and RFC 5424.
+//!   hosts with `_` (Logstash's ECS pattern makes such a line all message), no host at all
+//!   (`Mar 1 12:00:00 sshd[1]: x`), a line that ends after the timestamp, and RFC 5424.
+//! - A lone last word after the timestamp is the message, not a host (as Logstash's ECS
+//!   pattern reads it; rsyslog calls it the host).
 //! - The message is everything after the header, embedded newlines included (Logstash's
 //!   `GREEDYDATA` stops at the first one); a trailing LF, CR or NUL is not part of it.
 //! - RFC 5424: `-` (NILVALUE) fields are absent, structured data is kept as its text
