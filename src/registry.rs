@@ -46,6 +46,11 @@ pub const INPUTS: &[InputSpec] = &[
         build: inputs::dead_letter_queue::build,
     },
     InputSpec {
+        name: "docker_logs",
+        default_codec: "plain",
+        build: inputs::docker_logs::build,
+    },
+    InputSpec {
         name: "file",
         default_codec: "plain",
         build: inputs::file::build,
@@ -59,6 +64,11 @@ pub const INPUTS: &[InputSpec] = &[
         name: "generator",
         default_codec: "plain",
         build: inputs::generator::build,
+    },
+    InputSpec {
+        name: "mesos_sandbox",
+        default_codec: "plain",
+        build: inputs::mesos_sandbox::build,
     },
     InputSpec {
         name: "relp",

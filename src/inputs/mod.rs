@@ -8,9 +8,11 @@
 //! The types here are all an input needs: inputs never import the pipeline runtime.
 
 pub mod dead_letter_queue;
+pub mod docker_logs;
 pub mod file;
 pub mod forward;
 pub mod generator;
+pub mod mesos_sandbox;
 pub mod relp;
 pub mod stdin;
 pub mod syslog;
