@@ -602,6 +602,16 @@ impl TailSink for EventSink<'_> {
         Ok(())
     }
 
+    fn tick_within(&self) -> Option<Duration> {
+        let idle = self.idle?;
+        let current = self.current.iter().map(|(_, s)| s);
+        current
+            .chain(self.parked.values())
+            .filter(|s| s.held)
+            .map(|s| idle.saturating_sub(s.last_data.elapsed()))
+            .min()
+    }
+
     fn tick(&mut self) -> Result<(), InputError> {
         let Some(idle) = self.idle else {
             return Ok(());

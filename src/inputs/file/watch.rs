@@ -172,6 +172,12 @@ pub trait TailSink {
     fn tick(&mut self) -> Result<(), InputError> {
         Ok(())
     }
+
+    /// How soon the sink needs its next [`TailSink::tick`], if sooner than `stat_interval`
+    /// (e.g. a codec's idle flush is due).
+    fn tick_within(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Where a file stands.
@@ -297,7 +303,11 @@ impl Watcher {
                 return Ok(());
             }
             if !busy {
-                sleep(self.nap(), shutdown);
+                let nap = match sink.tick_within() {
+                    Some(due) => self.nap().min(due),
+                    None => self.nap(),
+                };
+                sleep(nap, shutdown);
             }
         }
         Ok(())
