@@ -731,3 +731,31 @@ fn the_default_sincedb_lives_under_sincedb_dir() {
         "{names:?}"
     );
 }
+
+#[test]
+fn line_oriented_codecs_take_each_file_line_as_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.json"), "{\"n\":1}\n{\"n\":2}\n").unwrap();
+    fs::write(dir.path().join("b.txt"), "plain one\nplain two\n").unwrap();
+    let options = |glob: &str, codec: &str| {
+        format!(
+            r#"path => "{}/{glob}" start_position => "beginning" sincedb_path => "/dev/null"
+               codec => {codec}"#,
+            s(dir.path())
+        )
+    };
+    let json = start(&options("*.json", "json_lines"));
+    let events = json.events(2);
+    let numbers: Vec<_> = events
+        .iter()
+        .map(|e| common::get(e, "n").cloned())
+        .collect();
+    assert_eq!(numbers, [Some(Value::Int(1)), Some(Value::Int(2))]);
+    json.nothing_more();
+    assert!(json.stop().is_empty());
+
+    let lines = start(&options("*.txt", "line"));
+    assert_eq!(lines.lines(2), ["plain one", "plain two"]);
+    lines.nothing_more();
+    assert!(lines.stop().is_empty());
+}

@@ -88,6 +88,10 @@ impl Decoder for JsonLinesDecoder {
         });
     }
 
+    fn decode_line(&mut self, line: Bytes, now: Timestamp, out: &mut Vec<Event>) {
+        decode_document(self.charset.text(line), self.target.as_deref(), now, out);
+    }
+
     fn flush(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         if let Some(line) = self.splitter.finish() {
             decode_document(self.charset.text(line), self.target.as_deref(), now, out);

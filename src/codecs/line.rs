@@ -104,6 +104,10 @@ impl Decoder for LineDecoder {
         });
     }
 
+    fn decode_line(&mut self, line: Bytes, now: Timestamp, out: &mut Vec<Event>) {
+        out.push(Event::from_message(self.charset.text(line), now));
+    }
+
     fn flush(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         if let Some(line) = self.splitter.finish() {
             out.push(Event::from_message(self.charset.text(line), now));

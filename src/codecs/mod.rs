@@ -42,6 +42,13 @@ pub trait Decoder: Send {
     /// Decodes `chunk`, pushing complete events to `out`; `now` is their default `@timestamp`.
     fn decode(&mut self, chunk: Bytes, now: Timestamp, out: &mut Vec<Event>);
 
+    /// Decodes one whole line, its delimiter already removed, from an input that frames lines
+    /// itself (`file`). Line-oriented codecs take it as one line rather than wait for a newline
+    /// that never comes; the others decode it as a chunk.
+    fn decode_line(&mut self, line: Bytes, now: Timestamp, out: &mut Vec<Event>) {
+        self.decode(line, now, out);
+    }
+
     /// At end of stream: emits whatever is buffered (e.g. a last line without newline).
     fn flush(&mut self, now: Timestamp, out: &mut Vec<Event>);
 

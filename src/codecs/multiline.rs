@@ -427,6 +427,10 @@ impl Decoder for MultilineDecoder {
         }
     }
 
+    fn decode_line(&mut self, line: Bytes, now: Timestamp, out: &mut Vec<Event>) {
+        self.line(line, now, out);
+    }
+
     fn flush(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         if !self.partial.is_empty() {
             let line = self.partial.split().freeze();

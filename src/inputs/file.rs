@@ -564,7 +564,9 @@ impl TailSink for EventSink<'_> {
         }
         self.stamped = (self.stamped + 1) % STAMP_EVERY;
         let start = self.batch.len();
-        stream.decoder.decode(line.bytes, self.now, &mut self.batch);
+        stream
+            .decoder
+            .decode_line(line.bytes, self.now, &mut self.batch);
         stream.held = true;
         stream.fresh = true;
         stream.end = line.end;
