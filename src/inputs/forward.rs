@@ -22,10 +22,14 @@
 //! to drop the tag), `log_field` ("log"; "" keeps records as sent), `source_address_field`
 //! (none; where the client's IP goes, like fluentd's `source_address_key`),
 //! `max_message_size` (16 MiB; the largest frame, and the largest a compressed frame may
-//! inflate to), `join_partials` (true), `partial_timeout` (5 seconds), `ssl_enabled`,
-//! `ssl_certificate`, `ssl_key` (PEM; the key unencrypted PKCS#8). Not supported: shared-key
-//! authentication (the HELO/PING/PONG handshake), UDP heartbeats, the codec (records are
-//! structured already; `codec` is ignored).
+//! inflate to), `join_partials` (true), `partial_timeout` (5 seconds), and TLS with the `tcp`
+//! input's server options (the shared acceptor of [`crate::inputs::tcp::tls`]):
+//! `ssl_enabled`, `ssl_certificate`, `ssl_key` (PKCS#8, PKCS#1 or EC PEM),
+//! `ssl_key_passphrase`, `ssl_extra_chain_certs`, `ssl_certificate_authorities`,
+//! `ssl_client_authentication` (`none`, `optional`, `required`; `required` by default once
+//! authorities are given, as fluentd's `client_cert_auth`), `ssl_supported_protocols`,
+//! `ssl_cipher_suites`. Not supported: shared-key authentication (the HELO/PING/PONG
+//! handshake), UDP heartbeats, the codec (records are structured already; `codec` is ignored).
 //!
 //! Bad data never stops the input: a frame that cannot be read closes its connection (logged,
 //! counted in [`ForwardStats::protocol_errors`]), other connections go on.
@@ -53,6 +57,7 @@ use crate::codecs::Codec;
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::sprintf::FieldRef;
 use crate::event::{FieldPath, Text};
+use crate::inputs::tcp::tls::{self, ClientAuthentication, TlsAcceptor, TlsError, TlsOptions};
 
 use self::connection::ConnError;
 use self::partial::Partials;
@@ -82,6 +87,12 @@ pub struct ForwardOptions {
     pub ssl_enabled: bool,
     pub ssl_certificate: Option<PathBuf>,
     pub ssl_key: Option<PathBuf>,
+    pub ssl_key_passphrase: Option<String>,
+    pub ssl_extra_chain_certs: Vec<PathBuf>,
+    pub ssl_certificate_authorities: Vec<PathBuf>,
+    pub ssl_client_authentication: Option<ClientAuthentication>,
+    pub ssl_supported_protocols: Vec<String>,
+    pub ssl_cipher_suites: Vec<String>,
 }
 
 impl Default for ForwardOptions {
@@ -98,6 +109,12 @@ impl Default for ForwardOptions {
             ssl_enabled: false,
             ssl_certificate: None,
             ssl_key: None,
+            ssl_key_passphrase: None,
+            ssl_extra_chain_certs: Vec::new(),
+            ssl_certificate_authorities: Vec::new(),
+            ssl_client_authentication: None,
+            ssl_supported_protocols: Vec::new(),
+            ssl_cipher_suites: Vec::new(),
         }
     }
 }
@@ -113,8 +130,14 @@ pub enum ForwardError {
     MaxMessageSize,
     #[error("partial_timeout must be a positive number of seconds")]
     PartialTimeout,
-    #[error("{0}")]
-    Tls(String),
+    /// The TLS options that cannot work (at least one).
+    #[error("{}", join_errors(.0))]
+    Tls(Vec<TlsError>),
+}
+
+fn join_errors(errors: &[TlsError]) -> String {
+    let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    texts.join("; ")
 }
 
 impl ForwardError {
@@ -125,7 +148,7 @@ impl ForwardError {
             ForwardError::SourceField(_) => "source_address_field",
             ForwardError::MaxMessageSize => "max_message_size",
             ForwardError::PartialTimeout => "partial_timeout",
-            ForwardError::Tls(_) => "ssl_enabled",
+            ForwardError::Tls(errors) => errors.first().map_or("ssl_enabled", |e| e.option),
         }
     }
 }
@@ -147,6 +170,8 @@ pub struct ForwardStats {
     pub partials_joined: AtomicU64,
     /// Lines whose last piece never came, given back after `partial_timeout`.
     pub partials_incomplete: AtomicU64,
+    /// Connections whose TLS handshake failed (not TLS, a refused client certificate).
+    pub tls_failures: AtomicU64,
 }
 
 impl ForwardStats {
@@ -162,13 +187,14 @@ struct Shared {
     partials: Option<Mutex<Partials>>,
     partial_timeout: Duration,
     stats: Arc<ForwardStats>,
-    tls: Option<tokio_native_tls::TlsAcceptor>,
+    tls: Option<TlsAcceptor>,
 }
 
 pub fn build(args: &PluginArgs, _codec: Arc<dyn Codec>) -> Result<Box<dyn Input>, Diagnostics> {
     let options: ForwardOptions = args.options()?;
     match ForwardInput::new(options) {
         Ok(input) => Ok(Box::new(input)),
+        Err(ForwardError::Tls(errors)) => Err(tls::diagnostics(args, &errors)),
         Err(e) => Err(args.error(e.option(), format!("forward: {e}"))),
     }
 }
@@ -260,34 +286,42 @@ fn field_path(reference: &str) -> Result<FieldPath, String> {
     FieldPath::parse(reference).map_err(|e| e.to_string())
 }
 
-fn tls_acceptor(
-    options: &ForwardOptions,
-) -> Result<Option<tokio_native_tls::TlsAcceptor>, ForwardError> {
+/// The acceptor for `ssl_enabled`; `ssl_*` options without it are an error.
+fn tls_acceptor(options: &ForwardOptions) -> Result<Option<TlsAcceptor>, ForwardError> {
+    let paths = |list: &[PathBuf]| list.iter().map(|p| p.display().to_string()).collect();
+    let tls = TlsOptions {
+        enabled: options.ssl_enabled,
+        certificate: options
+            .ssl_certificate
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        key: options.ssl_key.as_ref().map(|p| p.display().to_string()),
+        key_passphrase: options.ssl_key_passphrase.clone(),
+        extra_chain_certs: paths(&options.ssl_extra_chain_certs),
+        certificate_authorities: paths(&options.ssl_certificate_authorities),
+        client_authentication: options.ssl_client_authentication,
+        supported_protocols: options.ssl_supported_protocols.clone(),
+        cipher_suites: options.ssl_cipher_suites.clone(),
+        ..TlsOptions::default()
+    };
     if !options.ssl_enabled {
-        if options.ssl_certificate.is_some() || options.ssl_key.is_some() {
-            return Err(ForwardError::Tls(
-                "ssl_certificate and ssl_key need ssl_enabled => true".into(),
-            ));
-        }
-        return Ok(None);
+        let unused: Vec<TlsError> = tls
+            .unused()
+            .into_iter()
+            .map(|option| TlsError {
+                option,
+                message: "needs ssl_enabled => true".into(),
+            })
+            .collect();
+        return if unused.is_empty() {
+            Ok(None)
+        } else {
+            Err(ForwardError::Tls(unused))
+        };
     }
-    let (Some(cert), Some(key)) = (&options.ssl_certificate, &options.ssl_key) else {
-        return Err(ForwardError::Tls(
-            "ssl_enabled => true needs ssl_certificate and ssl_key".into(),
-        ));
-    };
-    let read = |path: &PathBuf| {
-        std::fs::read(path)
-            .map_err(|e| ForwardError::Tls(format!("cannot read {}: {e}", path.display())))
-    };
-    let identity = native_tls::Identity::from_pkcs8(&read(cert)?, &read(key)?).map_err(|e| {
-        ForwardError::Tls(format!(
-            "ssl_certificate/ssl_key: {e} (a PEM certificate and an unencrypted PKCS#8 PEM key)"
-        ))
-    })?;
-    let acceptor = native_tls::TlsAcceptor::new(identity)
-        .map_err(|e| ForwardError::Tls(format!("TLS setup failed: {e}")))?;
-    Ok(Some(acceptor.into()))
+    TlsAcceptor::build(&tls)
+        .map(Some)
+        .map_err(ForwardError::Tls)
 }
 
 #[async_trait::async_trait]
@@ -366,13 +400,15 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, ct
         // Reported before the socket closes, so a client that sees the close sees the count.
         return report(result, peer, shared);
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(mut tls)) => {
+    match acceptor.accept_within(stream, HANDSHAKE_TIMEOUT).await {
+        Ok(mut tls) => {
             let result = connection::serve(&mut tls, &source, shared, ctx).await;
             report(result, peer, shared);
         }
-        Ok(Err(e)) => tracing::warn!(client = %peer, error = %e, "forward: TLS handshake failed"),
-        Err(_) => tracing::warn!(client = %peer, "forward: TLS handshake timed out"),
+        Err(e) => {
+            shared.stats.tls_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(client = %peer, error = %e, "forward: TLS handshake failed");
+        }
     }
 }
 

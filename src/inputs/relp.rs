@@ -2,14 +2,21 @@
 //! sends), as Logstash's relp input. Main type: [`RelpInput`].
 //!
 //! Options as Logstash's: `host` (default `0.0.0.0`), `port` (required), `ssl_enable`,
-//! `ssl_cert`, `ssl_key`, `ssl_verify`, `ssl_cacert`, `ssl_key_passphrase`; plus
-//! `max_data_size` (imrelp's `maxDataSize`, default 128 KiB): longer messages are truncated to
-//! it. Each `syslog` frame's data goes through the codec (default `plain`: one event whose
-//! `message` is the data); events get the shared options, then `host` = the client's
-//! `ip:port`, as Logstash sets it.
+//! `ssl_cert`, `ssl_key`, `ssl_key_passphrase`, `ssl_verify` (default true), `ssl_cacert`;
+//! plus `max_data_size` (imrelp's `maxDataSize`, default 128 KiB): longer messages are
+//! truncated to it. Each `syslog` frame's data goes through the codec (default `plain`: one
+//! event whose `message` is the data); events get the shared options, then `host` = the
+//! client's `ip:port`, as Logstash sets it.
+//!
+//! TLS (`ssl_enable`) is the shared acceptor of [`crate::inputs::tcp::tls`]: keys in PKCS#8,
+//! PKCS#1 or EC form, encrypted ones with `ssl_key_passphrase`. With `ssl_verify` (Logstash's
+//! default) every client must present a certificate that chains to `ssl_cacert` (a PEM file or
+//! a directory of them) or, as in Logstash, to the system's CAs; `ssl_cacert` is required then
+//! (without it any publicly issued certificate would do). Events then get `sslsubject`, the
+//! client certificate's subject as Ruby writes it (`/C=US/O=Example/CN=client`).
 //!
 //! Every connection is a [`session::Session`] on a task of its own; the frame syntax is in
-//! [`frame`], TLS set-up in [`tls`]. A message is acknowledged (`rsp 200 OK`) once its event is
+//! [`frame`]. A message is acknowledged (`rsp 200 OK`) once its event is
 //! in the pipeline's queue, as Logstash does, so a client whose connection breaks sends again
 //! whatever was not acknowledged: nothing is lost, though a message may arrive twice.
 //!
@@ -18,7 +25,6 @@
 
 mod frame;
 mod session;
-mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -31,6 +37,7 @@ use tokio::task::JoinSet;
 use crate::codecs::Codec;
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::Text;
+use crate::inputs::tcp::tls::{self, ClientAuthentication, TlsAcceptor, TlsField, TlsOptions};
 
 use self::session::{Counters, Session, SessionConfig};
 use super::{Input, InputContext, InputError};
@@ -104,52 +111,58 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>,
 }
 
 /// The TLS acceptor for `ssl_enable => true`, or why the options cannot work.
-fn build_tls(
-    args: &PluginArgs,
-    options: &Options,
-) -> Result<tokio_native_tls::TlsAcceptor, Diagnostics> {
-    if options.ssl_verify {
-        return Err(args.error(
-            "ssl_verify",
-            "relp: ssl_verify => true (the default) asks clients for certificates, which this \
-             input cannot verify (native-tls servers do not request client certificates); set \
-             ssl_verify => false",
-        ));
-    }
-    if options.ssl_key_passphrase.is_some() {
-        return Err(args.error(
-            "ssl_key_passphrase",
-            "relp: encrypted keys are not supported; decrypt the key \
-             (openssl pkcs8 -topk8 -nocrypt) and remove ssl_key_passphrase",
-        ));
-    }
-    if options.ssl_cacert.is_some() {
+fn build_tls(args: &PluginArgs, options: &Options) -> Result<TlsAcceptor, Diagnostics> {
+    if !options.ssl_verify && options.ssl_cacert.is_some() {
         // As in Logstash: the CA only serves to verify clients, which ssl_verify => false skips.
         tracing::warn!("relp: ssl_cacert is ignored when ssl_verify => false");
     }
-    let (Some(cert), Some(key)) = (&options.ssl_cert, &options.ssl_key) else {
-        return Err(args.error(
-            "ssl_enable",
-            "relp: ssl_enable => true needs ssl_cert and ssl_key",
-        ));
+    let auth = if options.ssl_verify {
+        ClientAuthentication::Required
+    } else {
+        ClientAuthentication::None
     };
-    tls::acceptor(cert, key)
-        .map(tokio_native_tls::TlsAcceptor::from)
-        .map_err(|e| args.error("ssl_key", format!("relp: {e}")))
+    let tls = TlsOptions {
+        enabled: true,
+        certificate: options.ssl_cert.clone(),
+        key: options.ssl_key.clone(),
+        key_passphrase: options.ssl_key_passphrase.clone(),
+        certificate_authorities: options
+            .ssl_cacert
+            .iter()
+            .filter(|_| options.ssl_verify)
+            .cloned()
+            .collect(),
+        client_authentication: Some(auth),
+        trust_system_authorities: options.ssl_verify,
+        names: option_name,
+        ..TlsOptions::default()
+    };
+    TlsAcceptor::build(&tls).map_err(|errors| tls::diagnostics(args, &errors))
+}
+
+/// Logstash's relp names for the TLS options.
+fn option_name(field: TlsField) -> &'static str {
+    match field {
+        TlsField::Enabled => "ssl_enable",
+        TlsField::Certificate => "ssl_cert",
+        TlsField::CertificateAuthorities => "ssl_cacert",
+        TlsField::ClientAuthentication => "ssl_verify",
+        other => other.logstash_name(),
+    }
 }
 
 /// The `relp` input: listens on `host:port` and serves every connection as a RELP session.
 pub struct RelpInput {
     host: String,
     port: u16,
-    tls: Option<tokio_native_tls::TlsAcceptor>,
+    tls: Option<TlsAcceptor>,
     codec: Arc<dyn Codec>,
     config: SessionConfig,
 }
 
 /// What every connection task shares.
 struct Shared {
-    tls: Option<tokio_native_tls::TlsAcceptor>,
+    tls: Option<TlsAcceptor>,
     codec: Arc<dyn Codec>,
     config: SessionConfig,
 }
@@ -222,22 +235,26 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, ctx: In
             .run()
             .await;
     };
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let handshake = acceptor.accept_within(stream, HANDSHAKE_TIMEOUT);
     let stream = tokio::select! {
         () = ctx.shutdown().requested() => return,
         done = handshake => match done {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
+            Ok(stream) => stream,
+            Err(e) => {
+                shared.config.counters.tls_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(peer = %host, error = %e, "relp: TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::warn!(peer = %host, "relp: TLS handshake timed out");
                 return;
             }
         },
     };
+    // Logstash's `sslsubject`, with `ssl_verify` (the handshake made sure there is one).
+    let subject = acceptor
+        .verifies_clients()
+        .then(|| tls::client_certificate(&stream))
+        .flatten()
+        .map(|c| Text::from_string(tls::subject_oneline(&c)));
     Session::new(stream, host, &ctx, &shared.config, decoder)
+        .with_subject(subject)
         .run()
         .await;
 }
@@ -249,6 +266,7 @@ fn log_totals(counters: &Counters) {
         messages = get(&counters.messages),
         truncated = get(&counters.truncated),
         protocol_errors = get(&counters.protocol_errors),
+        tls_failures = get(&counters.tls_failures),
         io_errors = get(&counters.io_errors),
         "relp: stopped"
     );

@@ -196,6 +196,7 @@ fn tls_options(options: &Options) -> TlsOptions {
         client_authentication: options.ssl_client_authentication,
         supported_protocols: options.ssl_supported_protocols.clone(),
         cipher_suites: options.ssl_cipher_suites.clone(),
+        ..TlsOptions::default()
     }
 }
 

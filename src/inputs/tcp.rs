@@ -24,6 +24,11 @@
 //! | client address | `[@metadata][ip_address]` | `[@metadata][input][tcp][source][ip]` |
 //! | client port | `port` | `[@metadata][input][tcp][source][port]` |
 //! | proxy (PROXY header) | `proxy_host`, `proxy_port` | `[@metadata][input][tcp][proxy][ip]`, `[...][port]` |
+//! | client certificate subject | `sslsubject` | `[@metadata][input][tcp][tls][client][subject]` |
+//!
+//! The subject is set when `ssl_client_authentication` is `optional` or `required` and the
+//! client sent a (verified) certificate, written as Java's `X500Principal.getName()` writes it
+//! (RFC 2253: `CN=client,O=Example`), as Logstash's does.
 //!
 //! Logstash puts the client's host name in `host` (reverse DNS, on by default); sluice never
 //! looks names up: it is the address.
@@ -198,6 +203,7 @@ fn tls_options(options: &Options) -> TlsOptions {
         client_authentication: options.ssl_client_authentication,
         supported_protocols: options.ssl_supported_protocols.clone(),
         cipher_suites: options.ssl_cipher_suites.clone(),
+        ..TlsOptions::default()
     }
 }
 
@@ -450,6 +456,8 @@ struct PeerFields {
     /// The port: a number, or the PROXY header's text.
     port: Value,
     proxy: Option<(Text, Text)>,
+    /// The verified client certificate's subject.
+    tls_subject: Option<Text>,
     /// ECS: the whole `[@metadata][input]` value, cloned into events that have none.
     ecs_input: Value,
 }
@@ -466,6 +474,7 @@ impl PeerFields {
             ip: peer.ip.clone(),
             port,
             proxy,
+            tls_subject: peer.tls_subject.clone(),
             ecs_input: Value::Null,
         };
         if ecs {
@@ -479,13 +488,20 @@ impl PeerFields {
         source.push_new(Text::from_static("name"), Value::Str(self.ip.clone()));
         source.push_new(Text::from_static("ip"), Value::Str(self.ip.clone()));
         source.push_new(Text::from_static("port"), self.port.clone());
-        let mut tcp = Map::with_capacity(2);
+        let mut tcp = Map::with_capacity(3);
         tcp.push_new(Text::from_static("source"), Value::Map(source));
         if let Some((ip, port)) = &self.proxy {
             let mut proxy = Map::with_capacity(2);
             proxy.push_new(Text::from_static("ip"), Value::Str(ip.clone()));
             proxy.push_new(Text::from_static("port"), Value::Str(port.clone()));
             tcp.push_new(Text::from_static("proxy"), Value::Map(proxy));
+        }
+        if let Some(subject) = &self.tls_subject {
+            let mut client = Map::with_capacity(1);
+            client.push_new(Text::from_static("subject"), Value::Str(subject.clone()));
+            let mut tls = Map::with_capacity(1);
+            tls.push_new(Text::from_static("client"), Value::Map(client));
+            tcp.push_new(Text::from_static("tls"), Value::Map(tls));
         }
         let mut input = Map::with_capacity(1);
         input.push_new(Text::from_static("tcp"), Value::Map(tcp));
@@ -503,6 +519,9 @@ impl PeerFields {
         if let Some((ip, port)) = &self.proxy {
             set_absent(fields, "proxy_host", || Value::Str(ip.clone()));
             set_absent(fields, "proxy_port", || Value::Str(port.clone()));
+        }
+        if let Some(subject) = &self.tls_subject {
+            set_absent(fields, "sslsubject", || Value::Str(subject.clone()));
         }
         set_absent(event.metadata_mut(), "ip_address", || {
             Value::Str(self.ip.clone())

@@ -4,7 +4,7 @@
 //!
 //! Options (Logstash's): `host` (`0.0.0.0`), `port` (required), `buffer_size` (65536: a longer
 //! datagram is cut to it and counted in [`NetStats::datagrams_truncated`]),
-//! `receive_buffer_bytes` (`SO_RCVBUF`, Linux), `workers` (2), `queue_size` (2000),
+//! `receive_buffer_bytes` (`SO_RCVBUF`), `workers` (2), `queue_size` (2000),
 //! `source_ip_fieldname`, `ecs_compatibility`.
 //!
 //! One reader task takes datagrams off the socket into shared buffers and hands them, in
@@ -451,49 +451,13 @@ impl RecvBuffer {
     }
 }
 
-/// `SO_RCVBUF`, which neither std nor tokio can set on a UDP socket: a direct `setsockopt`
-/// on Linux; elsewhere a warning.
-#[cfg(target_os = "linux")]
+/// `SO_RCVBUF`, which neither std nor tokio can set on a UDP socket (socket2 can, on every
+/// platform). A failure is logged: the OS default size still works.
 fn set_receive_buffer(socket: &UdpSocket, size: u32) {
-    use std::os::fd::AsRawFd;
-    // The `libc` declarations and constants (asm-generic/socket.h), which every Linux
-    // architecture Rust targets shares.
-    const SOL_SOCKET: i32 = 1;
-    const SO_RCVBUF: i32 = 8;
-    extern "C" {
-        fn setsockopt(
-            fd: i32,
-            level: i32,
-            name: i32,
-            value: *const std::ffi::c_void,
-            len: u32,
-        ) -> i32;
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if let Err(e) = socket2::SockRef::from(socket).set_recv_buffer_size(size) {
+        tracing::warn!("receive_buffer_bytes: setting SO_RCVBUF to {size} failed: {e}");
     }
-    let value = i32::try_from(size).unwrap_or(i32::MAX);
-    // SAFETY: the fd is open for the socket's lifetime, and the value is a valid c_int whose
-    // size is passed along.
-    let rc = unsafe {
-        setsockopt(
-            socket.as_raw_fd(),
-            SOL_SOCKET,
-            SO_RCVBUF,
-            (&value as *const i32).cast(),
-            std::mem::size_of::<i32>() as u32,
-        )
-    };
-    if rc != 0 {
-        tracing::warn!(
-            "receive_buffer_bytes: setting SO_RCVBUF to {size} failed: {}",
-            io::Error::last_os_error()
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_receive_buffer(_socket: &UdpSocket, size: u32) {
-    tracing::warn!(
-        "receive_buffer_bytes ({size}) is only applied on Linux; the OS default is used"
-    );
 }
 
 #[cfg(test)]

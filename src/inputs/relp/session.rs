@@ -39,6 +39,8 @@ pub struct Counters {
     pub truncated: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub io_errors: AtomicU64,
+    /// Connections whose TLS handshake failed (bad or missing client certificate, not TLS).
+    pub tls_failures: AtomicU64,
 }
 
 impl Counters {
@@ -76,6 +78,8 @@ pub struct Session<'a, S> {
     stream: S,
     /// `host` of every event: the client's `ip:port`, as Logstash's relp input sets it.
     peer: Text,
+    /// `sslsubject` of every event: the client certificate's subject, when verified.
+    subject: Option<Text>,
     ctx: &'a InputContext,
     config: &'a SessionConfig,
     decoder: Box<dyn Decoder>,
@@ -99,6 +103,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         Session {
             stream,
             peer,
+            subject: None,
             ctx,
             config,
             decoder,
@@ -109,6 +114,12 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             open: false,
             expected_txnr: 1,
         }
+    }
+
+    /// Sets `sslsubject` on every event (the verified client certificate's subject).
+    pub fn with_subject(mut self, subject: Option<Text>) -> Self {
+        self.subject = subject;
+        self
     }
 
     /// Serves the connection until the client closes it, breaks the protocol, or shutdown.
@@ -218,12 +229,16 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         write_rsp(&mut self.replies, frame.txnr, b"200 OK");
     }
 
-    /// Logstash's order: the shared options first, then `host` (always the client).
+    /// Logstash's order: the shared options first, then `host` (always the client) and
+    /// `sslsubject`.
     fn finish_events(&mut self, start: usize) {
         let events = &mut self.events[start..];
         self.ctx.decorate(events);
         for event in events {
             event.set_field(names::HOST, Value::Str(self.peer.clone()));
+            if let Some(subject) = &self.subject {
+                event.set_field(Text::from_static("sslsubject"), Value::Str(subject.clone()));
+            }
         }
     }
 

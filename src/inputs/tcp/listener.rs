@@ -23,12 +23,12 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
-use tokio_native_tls::TlsAcceptor;
 
 use crate::event::{Batch, Event, Text};
 use crate::inputs::{InputContext, InputError};
 
 use super::stats::{NetStats, Throttle};
+use super::tls::{self, TlsAcceptor};
 
 /// The first buffer of a connection; small, so idle connections cost little.
 const FIRST_BUFFER: usize = 16 * 1024;
@@ -51,6 +51,9 @@ pub struct Peer {
     pub ip: Text,
     /// The proxy's address, when a PROXY header named the real client.
     pub proxy: Option<ProxyInfo>,
+    /// The subject of the client's verified TLS certificate (RFC 2253, as Java writes it),
+    /// when client certificates are asked for and one was sent.
+    pub tls_subject: Option<Text>,
 }
 
 /// What a PROXY protocol v1 header said, as text (Logstash keeps these as strings).
@@ -229,17 +232,20 @@ impl Accepted {
             ..
         } = self;
         let _ = stream.set_nodelay(true);
-        let mut stream: Box<dyn AsyncRead + Send + Unpin> = match &settings.tls {
-            None => Box::new(stream),
-            Some(acceptor) => {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => Box::new(tls),
-                    Ok(Err(e)) => return Err(tls_failed(&settings, &stats, &throttle, addr, &e)),
-                    Err(_) => {
-                        return Err(tls_failed(&settings, &stats, &throttle, addr, &"timed out"))
-                    }
+        let (mut stream, tls_subject): (Box<dyn AsyncRead + Send + Unpin>, _) = match &settings.tls
+        {
+            None => (Box::new(stream), None),
+            Some(acceptor) => match acceptor.accept_within(stream, HANDSHAKE_TIMEOUT).await {
+                Ok(tls) => {
+                    let subject = acceptor
+                        .verifies_clients()
+                        .then(|| tls::client_certificate(&tls))
+                        .flatten()
+                        .map(|c| Text::from_string(tls::subject_rfc2253(&c)));
+                    (Box::new(tls), subject)
                 }
-            }
+                Err(e) => return Err(tls_failed(&settings, &stats, &throttle, addr, &e)),
+            },
         };
         let mut ready = Ready {
             stream: Box::new(tokio::io::empty()),
@@ -247,6 +253,7 @@ impl Accepted {
                 addr,
                 ip: ip_text(addr.ip()),
                 proxy: None,
+                tls_subject,
             },
             reader: ChunkReader::default(),
             first: None,
