@@ -96,6 +96,9 @@ pub struct ConfigGroup {
     pub support_escapes: Option<bool>,
 }
 
+/// `path.data` when not set, as Logstash's (relative to the working directory).
+pub const DEFAULT_DATA_PATH: &str = "data";
+
 /// `path.*`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,7 +106,10 @@ pub struct PathGroup {
     /// `path.config`: config files or folders (`-f`); one path or a list. Relative paths in a
     /// settings file are relative to that file's folder.
     pub config: Option<OneOrMany<PathBuf>>,
-    /// `path.dead_letter_queue` (default `data/dead_letter_queue`).
+    /// `path.data`: where plugins keep their state (file input sincedbs) and, by default, the
+    /// dead letter queue (default `data`, relative to the working directory).
+    pub data: Option<PathBuf>,
+    /// `path.dead_letter_queue` (default `<path.data>/dead_letter_queue`).
     pub dead_letter_queue: Option<PathBuf>,
 }
 
@@ -223,6 +229,7 @@ impl Settings {
         self.config.test_and_exit = top.config.test_and_exit.or(self.config.test_and_exit);
         self.config.support_escapes = top.config.support_escapes.or(self.config.support_escapes);
         self.path.dead_letter_queue = top.path.dead_letter_queue.or(self.path.dead_letter_queue);
+        self.path.data = top.path.data.or(self.path.data.take());
         self.dead_letter_queue.enable = top
             .dead_letter_queue
             .enable
@@ -246,7 +253,7 @@ impl Settings {
             .path
             .dead_letter_queue
             .clone()
-            .unwrap_or_else(|| PathBuf::from("data/dead_letter_queue"));
+            .unwrap_or_else(|| self.data_path().join("dead_letter_queue"));
         let max_bytes = self.dead_letter_queue.max_bytes.unwrap_or(1 << 30);
         let queue = crate::dlq::DeadLetterQueue::open(&dir, "main", max_bytes)?;
         Ok(Some(std::sync::Arc::new(queue)))
@@ -270,7 +277,16 @@ impl Settings {
         BuildSettings {
             ecs_compatibility: self.pipeline.ecs_compatibility.unwrap_or_default(),
             dead_letter_queue: None,
+            data_path: self.path.data.clone(),
         }
+    }
+
+    /// `path.data`, defaulted.
+    pub fn data_path(&self) -> PathBuf {
+        self.path
+            .data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_PATH))
     }
 
     /// The parser's options.
@@ -536,6 +552,7 @@ mod tests {
                 "config.test_and_exit",
                 "config.support_escapes",
                 "path.config",
+                "path.data",
                 "path.dead_letter_queue",
                 "log.level",
                 "dead_letter_queue.enable",
@@ -643,6 +660,25 @@ mod tests {
         assert_eq!(merged.pipeline_settings().workers, 2);
         assert_eq!(merged.pipeline_settings().batch_size, 9);
         assert_eq!(merged.log_level(), LogLevel::Warn);
+    }
+
+    #[test]
+    fn path_data_places_the_dead_letter_queue_and_plugin_state() {
+        let file = parse("path.data = \"/var/lib/sluice\"\n");
+        assert_eq!(file.data_path(), PathBuf::from("/var/lib/sluice"));
+        assert_eq!(
+            file.build_settings().data_path,
+            Some("/var/lib/sluice".into())
+        );
+        assert_eq!(Settings::default().data_path(), PathBuf::from("data"));
+        let flags = Settings {
+            path: PathGroup {
+                data: Some("/tmp/other".into()),
+                ..PathGroup::default()
+            },
+            ..Settings::default()
+        };
+        assert_eq!(file.overlay(flags).data_path(), PathBuf::from("/tmp/other"));
     }
 
     #[test]

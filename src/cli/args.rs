@@ -137,6 +137,10 @@ pub struct PipelineArgs {
     /// [default: v8].
     #[arg(long = "pipeline.ecs_compatibility", value_name = "MODE", value_parser = parse_ecs)]
     pub ecs_compatibility: Option<EcsCompatibility>,
+    /// Where plugins keep state (file sincedbs) and the dead letter queue lives; two sluice
+    /// processes on one machine need one each [default: data].
+    #[arg(long = "path.data", value_name = "PATH")]
+    pub data_path: Option<PathBuf>,
 }
 
 fn parse_ecs(text: &str) -> Result<EcsCompatibility, String> {
@@ -175,6 +179,7 @@ impl PipelineArgs {
         s.pipeline.batch.size = self.batch_size;
         s.pipeline.batch.delay = self.batch_delay;
         s.pipeline.ecs_compatibility = self.ecs_compatibility;
+        s.path.data.clone_from(&self.data_path);
     }
 }
 

@@ -57,6 +57,7 @@ pub struct PluginArgs<'a> {
     ecs_compatibility: EcsCompatibility,
     plugin_id: Option<String>,
     dead_letter_queue: Option<std::sync::Arc<crate::dlq::DeadLetterQueue>>,
+    data_path: Option<std::path::PathBuf>,
 }
 
 impl<'a> PluginArgs<'a> {
@@ -69,7 +70,22 @@ impl<'a> PluginArgs<'a> {
             ecs_compatibility: EcsCompatibility::default(),
             plugin_id: None,
             dead_letter_queue: None,
+            data_path: None,
         }
+    }
+
+    /// Sets `path.data` (`None`: the default).
+    pub fn with_data_path(mut self, path: Option<std::path::PathBuf>) -> PluginArgs<'a> {
+        self.data_path = path;
+        self
+    }
+
+    /// `path.data`: where a plugin keeps state across restarts (e.g. sincedbs under
+    /// `plugins/inputs/file`).
+    pub fn data_path(&self) -> std::path::PathBuf {
+        self.data_path
+            .clone()
+            .unwrap_or_else(|| crate::settings::DEFAULT_DATA_PATH.into())
     }
 
     /// Sets the id the plan gave the plugin (its `id` option or a generated one).
@@ -147,6 +163,7 @@ impl<'a> PluginArgs<'a> {
             ecs_compatibility: self.ecs_compatibility,
             plugin_id: self.plugin_id.clone(),
             dead_letter_queue: self.dead_letter_queue.clone(),
+            data_path: self.data_path.clone(),
         }
     }
 

@@ -27,7 +27,7 @@
 //! deleted or rotated out of every glob is dropped once it has been read (so a new file reusing
 //! the inode is read from 0); read mode completes (deletes / logs) a file only after every line
 //! of it has been delivered; there is no `path.data` setting yet: the default sincedb folder is
-//! `$SINCEDB_DIR` or `data/plugins/inputs/file` under the working directory.
+//! `$SINCEDB_DIR` or `<path.data>/plugins/inputs/file` (`path.data` defaults to `data`).
 
 pub mod checkpoint;
 pub mod discover;
@@ -288,12 +288,12 @@ fn positive(
 }
 
 /// Logstash's default: `.sincedb_` and the MD5 of the paths joined by commas, in `$SINCEDB_DIR`
-/// or `data/plugins/inputs/file`.
+/// or `<path.data>/plugins/inputs/file`.
 fn default_sincedb_path(args: &PluginArgs, paths: &[String]) -> PathBuf {
     use md5::Digest as _;
     let dir = (args.env())("SINCEDB_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data/plugins/inputs/file"));
+        .unwrap_or_else(|| args.data_path().join("plugins/inputs/file"));
     let digest = md5::Md5::digest(paths.join(",").as_bytes());
     let mut name = String::from(".sincedb_");
     for byte in digest.iter() {

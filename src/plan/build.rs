@@ -24,6 +24,8 @@ pub struct BuildSettings {
     pub ecs_compatibility: EcsCompatibility,
     /// The pipeline's dead letter queue, when `dead_letter_queue.enable` is on.
     pub dead_letter_queue: Option<std::sync::Arc<crate::dlq::DeadLetterQueue>>,
+    /// `path.data` (`None`: the default, `data`).
+    pub data_path: Option<std::path::PathBuf>,
 }
 
 /// Builds every plugin and compiles every condition of `config`, or returns every problem.
@@ -273,7 +275,8 @@ impl<'e> Builder<'e> {
         );
         let args = args
             .with_plugin_id(&id)
-            .with_dead_letter_queue(self.settings.dead_letter_queue.clone());
+            .with_dead_letter_queue(self.settings.dead_letter_queue.clone())
+            .with_data_path(self.settings.data_path.clone());
         let output = self.keep((spec.build)(&args, codec?));
         Some(OutputPlan {
             name: spec.name.to_string(),
