@@ -14,7 +14,7 @@
 //! resolved to the real folder's name here.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::event::{Map, Text, Value};
 
@@ -107,7 +107,7 @@ fn resolved_name(dir: &Path) -> String {
         return name;
     }
     match fs::read_link(dir) {
-        Ok(target) => PathBuf::from(target)
+        Ok(target) => target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(name),
