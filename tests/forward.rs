@@ -2,12 +2,14 @@
 //! nanosecond EventTime and with its buffer_overflow_handler), frames crafted with Python's
 //! `msgpack` (Forward, PackedForward, CompressedPackedForward, Message, `chunk` acks), a stream
 //! shaped like Docker's fluentd log driver (env extras, 16 KiB partial pieces), JSON frames,
-//! TLS, and malformed input that must close only its own connection.
+//! TLS (client certificates required and optional, from a stranger CA, an encrypted server key),
+//! and malformed input that must close only its own connection.
 //!
 //! Each test runs the input on its own runtime, bound to a free port on 127.0.0.1, and reads
 //! the batches it sends; the Python clients live in `tests/support/fluent_send.py`.
 
 mod common;
+mod pki;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,7 +19,10 @@ use std::time::{Duration, Instant};
 
 use sluice::event::{Batch, Event, Timestamp, Value};
 use sluice::inputs::forward::{ForwardInput, ForwardOptions, ForwardStats};
+use sluice::inputs::tcp::tls::ClientAuthentication;
 use sluice::inputs::{Input, InputContext, InputError, Shutdown};
+
+use pki::{Identity, Pki};
 
 /// How long a test waits for something that should happen well within it.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -791,9 +796,100 @@ fn options_are_checked_when_the_config_is_built() {
     let typo = common::build_error("input { forward { tag_feild => \"x\" } }", env);
     assert!(typo.contains("tag_field"), "{typo}");
     let tls = common::build_error("input { forward { ssl_enabled => true } }", env);
-    assert!(tls.contains("needs ssl_certificate and ssl_key"), "{tls}");
+    assert!(
+        tls.contains("ssl_certificate: required when ssl_enabled is true")
+            && tls.contains("ssl_key: required"),
+        "{tls}"
+    );
+    let off = common::build_error("input { forward { ssl_key_passphrase => \"x\" } }", env);
+    assert!(
+        off.contains("ssl_key_passphrase: needs ssl_enabled => true"),
+        "{off}"
+    );
+    let pki = Pki::new();
+    let auth = common::build_error(
+        &format!(
+            "input {{ forward {{ {} ssl_client_authentication => \"required\" }} }}",
+            pki.server_options("")
+        ),
+        env,
+    );
+    assert!(
+        auth.contains("ssl_client_authentication: client certificates are verified against ssl_certificate_authorities"),
+        "{auth}"
+    );
+    let stranger_key = common::build_error(
+        &format!(
+            "input {{ forward {{ ssl_enabled => true ssl_certificate => \"{}\" ssl_key => \"{}\" }} }}",
+            pki.path("server.crt"),
+            pki.path("client.key")
+        ),
+        env,
+    );
+    assert!(
+        stranger_key.contains("ssl_key: the key does not belong to the certificate"),
+        "{stranger_key}"
+    );
     let size = common::build_error("input { forward { max_message_size => 10 } }", env);
     assert!(size.contains("at least 1024"), "{size}");
     let tag = common::build_error("input { forward { tag_field => \"[a][%{b}]\" } }", env);
     assert!(tag.contains("plain field reference"), "{tag}");
+}
+
+/// `who` gets nothing through: with TLS 1.3 the server's verdict comes after the client's
+/// handshake (no ack comes), with TLS 1.2 the handshake itself fails.
+fn assert_turned_away(pki: &Pki, port: u16, who: Identity) {
+    if let Ok(mut tls) = pki.connect(port, who, false) {
+        let probe = message("intruder", "no", Some("x1"));
+        assert!(pki::refused(&mut tls, &probe), "{who:?} was let in");
+    }
+    assert!(pki.connect(port, who, true).is_err(), "{who:?} was let in");
+}
+
+/// Sends one acknowledged message as `who` and checks the ack.
+fn send_acked(pki: &Pki, port: u16, who: Identity, log: &str) {
+    let mut tls = pki.connect(port, who, false).expect("TLS handshake");
+    tls.write_all(&message("mtls", log, Some("c1"))).unwrap();
+    let mut ack = [0u8; 8];
+    tls.read_exact(&mut ack).unwrap();
+    assert_eq!(&ack, b"\x81\xa3ack\xa2c1");
+}
+
+#[test]
+fn tls_client_certificates_required_and_optional() {
+    let pki = Pki::new();
+    for auth in [
+        ClientAuthentication::Required,
+        ClientAuthentication::Optional,
+    ] {
+        let server = start(ForwardOptions {
+            ssl_enabled: true,
+            ssl_certificate: Some(pki.path("server.crt").into()),
+            ssl_key: Some(pki.path("server-encrypted.key").into()),
+            ssl_key_passphrase: Some(pki::PASSPHRASE.into()),
+            ssl_certificate_authorities: vec![pki.path("ca.crt").into()],
+            ssl_client_authentication: Some(auth),
+            ..ForwardOptions::default()
+        });
+        let port = server.addr.port();
+        // A certificate from another CA never gets in; no certificate only when optional.
+        assert_turned_away(&pki, port, Identity::Stranger);
+        let mut refused = 2;
+        if auth == ClientAuthentication::Required {
+            assert_turned_away(&pki, port, Identity::Anonymous);
+            refused += 2;
+        } else {
+            send_acked(&pki, port, Identity::Anonymous, "anonymous");
+            assert_eq!(text(&server.events(1)[0], "message"), "anonymous");
+        }
+        send_acked(&pki, port, Identity::Client, "certified");
+        assert_eq!(text(&server.events(1)[0], "message"), "certified");
+        server.nothing_more(Duration::from_millis(100));
+        let deadline = Instant::now() + PATIENCE;
+        while server.count(|s| &s.tls_failures) < refused {
+            assert!(Instant::now() < deadline, "{auth:?}: failures not counted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.stop();
+    }
 }

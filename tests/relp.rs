@@ -1,8 +1,10 @@
 //! The `relp` input, over real sockets: a hand-written RELP client checks the protocol (open,
 //! syslog, close, a pipelined window answered in order and only once queued, unknown commands,
-//! malformed frames, truncation, shutdown), a native-tls client checks `ssl_enable`, and the
+//! malformed frames, truncation, shutdown), native-tls and OpenSSL clients check `ssl_enable`
+//! (client certificates from the right CA, a stranger CA and none; encrypted keys), and the
 //! real rsyslog daemon (`rsyslogd` with `omrelp`, fed through `imtcp`) checks that every line
-//! arrives — also across a restart of the input and through a slow, full pipeline.
+//! arrives — also across a restart of the input, through a slow, full pipeline, and over TLS
+//! with a client certificate.
 //!
 //! Each test builds the input from config text and runs it on a runtime of its own
 //! ([`Harness`]); the test reads the batches it sends. Everything waits with deadlines, and
@@ -10,6 +12,7 @@
 //! hanging it.
 
 mod common;
+mod pki;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -20,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use sluice::event::{Batch, Event};
 use sluice::inputs::{InputContext, InputError, Shutdown};
+
+use pki::{Identity, Pki};
 
 /// How long a test waits for something that should happen well within it.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -599,10 +604,40 @@ fn option_errors() {
     assert!(error("").contains("port"), "port is required");
     assert!(error("port => 1 max_data_size => 0").contains("max_data_size"));
     assert!(error("port => 1 prot => 2").contains("prot"));
+    // ssl_verify (the default) needs the CA that signs the clients' certificates.
     let verify = error("port => 1 ssl_enable => true ssl_cert => \"c\" ssl_key => \"k\"");
-    assert!(verify.contains("ssl_verify => false"), "{verify}");
+    assert!(
+        verify.contains("ssl_verify: client certificates are verified against ssl_cacert"),
+        "{verify}"
+    );
     let missing = error("port => 1 ssl_enable => true ssl_verify => false");
-    assert!(missing.contains("ssl_cert and ssl_key"), "{missing}");
+    assert!(
+        missing.contains("ssl_cert: required when ssl_enable"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("ssl_key: required when ssl_enable"),
+        "{missing}"
+    );
+    let pki = Pki::new();
+    let encrypted = |extra: &str| {
+        error(&format!(
+            "port => 1 ssl_enable => true ssl_verify => false ssl_cert => \"{}\" \
+             ssl_key => \"{}\" {extra}",
+            pki.path("server.crt"),
+            pki.path("server-encrypted.key")
+        ))
+    };
+    let no_passphrase = encrypted("");
+    assert!(
+        no_passphrase.contains("is encrypted: set ssl_key_passphrase"),
+        "{no_passphrase}"
+    );
+    let wrong = encrypted("ssl_key_passphrase => \"nope\"");
+    assert!(
+        wrong.contains("ssl_key_passphrase: cannot decrypt"),
+        "{wrong}"
+    );
     let unreadable = error(
         "port => 1 ssl_enable => true ssl_verify => false \
          ssl_cert => \"/nonexistent/c.pem\" ssl_key => \"/nonexistent/k.pem\"",
@@ -735,6 +770,86 @@ fn tls_with_a_pkcs1_rsa_key() {
         "a PKCS#1 key"
     );
     tls_round_trip(Path::new(&cert), &key);
+}
+
+/// A RELP client over TLS presenting `who`'s certificate.
+fn pki_client(pki: &Pki, port: u16, who: Identity) -> Client {
+    let tls = pki.connect(port, who, false).expect("TLS handshake");
+    let tcp = tls.get_ref().try_clone().unwrap();
+    Client::over(tcp, Box::new(tls))
+}
+
+/// `who` cannot open a session: with TLS 1.3 the server's verdict comes after the client's
+/// handshake (the answer to `open` never comes), with TLS 1.2 the handshake itself fails.
+fn assert_turned_away(pki: &Pki, port: u16, who: Identity) {
+    if let Ok(mut tls) = pki.connect(port, who, false) {
+        let open = frame(1, "open", OFFERS.as_bytes());
+        assert!(pki::refused(&mut tls, &open), "{who:?} was let in");
+    }
+    assert!(pki.connect(port, who, true).is_err(), "{who:?} was let in");
+}
+
+/// `ssl_enable` with the test PKI's server certificate, plus `extra`.
+fn pki_options(pki: &Pki, extra: &str) -> String {
+    format!(
+        "ssl_enable => true ssl_cert => \"{}\" ssl_key => \"{}\" {extra}",
+        pki.path("server.crt"),
+        pki.path("server.key")
+    )
+}
+
+#[test]
+fn tls_client_certificates_are_verified_by_default() {
+    let pki = Pki::new();
+    let h = Harness::start(&pki_options(
+        &pki,
+        &format!("ssl_cacert => \"{}\"", pki.path("ca.crt")),
+    ));
+    assert_turned_away(&pki, h.port, Identity::Stranger);
+    assert_turned_away(&pki, h.port, Identity::Anonymous);
+    let mut c = pki_client(&pki, h.port, Identity::Client);
+    c.open();
+    c.command(2, "syslog", b"certified");
+    assert_eq!(c.reply(), Some(Reply::rsp(2, "200 OK")));
+    let e = &h.events(1)[0];
+    assert_eq!(message(e), "certified");
+    let subject = common::get(e, "sslsubject").and_then(|v| v.as_str());
+    assert_eq!(subject, Some(pki::CLIENT_SUBJECT_ONELINE));
+    assert!(h.batch(QUIET).is_none(), "nothing from the refused clients");
+}
+
+#[test]
+fn tls_with_an_encrypted_key_and_a_ca_directory() {
+    let pki = Pki::new();
+    let cas = tempfile::tempdir().unwrap();
+    std::fs::copy(pki.path("ca.crt"), cas.path().join("ca.pem")).unwrap();
+    let h = Harness::start(&format!(
+        "ssl_enable => true ssl_cert => \"{}\" ssl_key => \"{}\" ssl_key_passphrase => \"{}\" \
+         ssl_cacert => \"{}\"",
+        pki.path("server.crt"),
+        pki.path("server-encrypted.key"),
+        pki::PASSPHRASE,
+        cas.path().display()
+    ));
+    let mut c = pki_client(&pki, h.port, Identity::Client);
+    c.open();
+    c.command(2, "syslog", b"decrypted");
+    assert_eq!(c.reply(), Some(Reply::rsp(2, "200 OK")));
+    assert_eq!(message(&h.events(1)[0]), "decrypted");
+    assert_turned_away(&pki, h.port, Identity::Stranger);
+}
+
+#[test]
+fn tls_without_verification_takes_anonymous_clients() {
+    let pki = Pki::new();
+    let h = Harness::start(&pki_options(&pki, "ssl_verify => false"));
+    let mut c = pki_client(&pki, h.port, Identity::Anonymous);
+    c.open();
+    c.command(2, "syslog", b"anonymous");
+    assert_eq!(c.reply(), Some(Reply::rsp(2, "200 OK")));
+    let e = &h.events(1)[0];
+    assert_eq!(message(e), "anonymous");
+    assert!(common::get(e, "sslsubject").is_none());
 }
 
 // --- rsyslog --------------------------------------------------------------------------------
@@ -953,4 +1068,40 @@ fn rsyslog_omrelp_over_tls() {
     let got = collect_all(&h, &want, &rsyslog);
     assert!(h.batch(QUIET).is_none(), "nothing more");
     assert_eq!(got, want, "every line once, in order");
+}
+
+#[test]
+fn rsyslog_omrelp_over_tls_with_a_client_certificate() {
+    let pki = Pki::new();
+    let h = Harness::start(&pki_options(
+        &pki,
+        &format!("ssl_cacert => \"{}\"", pki.path("ca.crt")),
+    ));
+    // rsyslog checks our certificate's name, we check its certificate's CA.
+    let client = |name: &str| {
+        format!(
+            r#"tls="on" tls.caCert="{}" tls.myCert="{}" tls.myPrivKey="{}" tls.authMode="name" tls.permittedPeer=["localhost"]"#,
+            pki.path("ca.crt"),
+            pki.path(&format!("{name}.crt")),
+            pki.path(&format!("{name}.key"))
+        )
+    };
+    let rsyslog = Rsyslog::start_with(h.port, r#"tls.tlslib="openssl""#, &client("client"));
+    let want = lines("mtls", 0..200);
+    rsyslog.feed(&want);
+    let got = collect_all(&h, &want, &rsyslog);
+    assert!(h.batch(QUIET).is_none(), "nothing more");
+    assert_eq!(got, want, "every line once, in order");
+    // A daemon with a certificate from another CA gets nothing through, however it retries.
+    let stranger = Rsyslog::start_with(h.port, r#"tls.tlslib="openssl""#, &client("stranger"));
+    stranger.feed(&lines("stranger", 0..10));
+    assert!(
+        h.batch(Duration::from_secs(2)).is_none(),
+        "the stranger's lines came in:\n{}",
+        stranger.logs()
+    );
+    // The first daemon still delivers.
+    let more = lines("after", 0..20);
+    rsyslog.feed(&more);
+    assert_eq!(collect_all(&h, &more, &rsyslog), more);
 }

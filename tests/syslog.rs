@@ -398,6 +398,14 @@ fn bad_options_are_reported_where_they_are() {
         (r#"use_label => true"#, "use_labels"),
         (r#"port => 70000"#, "port"),
         (r#"ssl_enabled => true"#, "ssl_certificate"),
+        (
+            r#"ssl_enabled => true ssl_client_authentication => "optional""#,
+            "ssl_client_authentication: client certificates are verified against ssl_certificate_authorities",
+        ),
+        (
+            r#"ssl_enabled => true ssl_cipher_suites => ["NOPE"]"#,
+            "ssl_cipher_suites: unknown or unavailable",
+        ),
         (r#"max_message_size => 0"#, "max_message_size"),
     ];
     for (options, expected) in errors {

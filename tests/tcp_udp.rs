@@ -1,7 +1,10 @@
 //! The `tcp`, `udp` and `syslog` inputs over real sockets on 127.0.0.1 (port 0: the inputs
 //! report the port they got through their `NetStats`): codecs, client fields, size limits,
-//! TLS (certificates made with rcgen), the PROXY header, idle flushes, UDP drops while the
+//! TLS (certificates made with rcgen; client certificates required, optional, from a stranger
+//! CA, encrypted server keys), the PROXY header, idle flushes, UDP drops while the
 //! pipeline is full, malformed and hostile clients, and shutdown.
+
+mod pki;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use sluice::inputs::tcp::{build_tcp, NetStats};
 use sluice::inputs::udp::build_udp;
 use sluice::inputs::{Input, InputContext, InputError, Shutdown, COMMON_NAMES};
 use tokio::io::AsyncWriteExt;
+
+use pki::{Identity, Pki};
 use tokio::net::{TcpStream, UdpSocket};
 
 /// How long a test waits for something that should happen at once.
@@ -452,9 +457,122 @@ async fn syslog_over_tls_with_octet_counting() {
     run.stop().await;
 }
 
+/// Waits until the input counted `n` failed TLS handshakes.
+async fn wait_for_tls_failures(stats: &NetStats, n: u64) {
+    let started = Instant::now();
+    while NetStats::get(&stats.tls_failures) < n {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{} of {n} failed handshakes counted",
+            NetStats::get(&stats.tls_failures)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `who` cannot get data through: with TLS 1.3 the server's verdict comes after the client's
+/// handshake (the first read fails), with TLS 1.2 the handshake itself fails.
+async fn assert_turned_away(pki: &Pki, addr: SocketAddr, who: Identity) {
+    match pki.connect_async(addr, who, false).await {
+        Err(_) => {}
+        Ok(mut tls) => assert!(
+            pki::refused_async(&mut tls, b"<13>intruder\n", DEADLINE).await,
+            "{who:?} was let in over TLS 1.3"
+        ),
+    }
+    let tls12 = pki.connect_async(addr, who, true).await;
+    assert!(tls12.is_err(), "{who:?} was let in over TLS 1.2");
+}
+
+/// Sends `data` over TLS as `who` and closes the connection.
+async fn send_tls(pki: &Pki, addr: SocketAddr, who: Identity, data: &[u8]) {
+    let mut tls = pki
+        .connect_async(addr, who, false)
+        .await
+        .expect("handshake");
+    tls.write_all(data).await.unwrap();
+    tls.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_required_client_certificates_keep_strangers_out() {
+    let pki = Pki::new();
+    let options = pki.server_options(&format!(
+        "port => 0 ssl_certificate_authorities => [\"{}\"] ssl_client_authentication => \"required\"",
+        pki.path("ca.crt")
+    ));
+    let run = tcp_input(&options, codec("line", ""), EcsCompatibility::Disabled).await;
+    assert_turned_away(&pki, run.tcp(), Identity::Stranger).await;
+    assert_turned_away(&pki, run.tcp(), Identity::Anonymous).await;
+    // The input goes on serving the client it trusts.
+    send_tls(&pki, run.tcp(), Identity::Client, b"trusted\n").await;
+    let e = &run.events(1).await[0];
+    assert_eq!(text(e, "message"), "trusted");
+    assert_eq!(text(e, "sslsubject"), pki::CLIENT_SUBJECT_RFC2253);
+    wait_for_tls_failures(&run.stats, 4).await;
+    assert!(
+        run.stop().await.is_empty(),
+        "nothing from the refused clients"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_optional_client_certificates_with_an_encrypted_key() {
+    let pki = Pki::new();
+    // Authorities alone: clients are asked for certificates (Logstash's default, required),
+    // here relaxed to optional; the server key is encrypted.
+    let options = format!(
+        "port => 0 ssl_enabled => true ssl_certificate => \"{}\" ssl_key => \"{}\" \
+         ssl_key_passphrase => \"{}\" ssl_certificate_authorities => \"{}\" \
+         ssl_client_authentication => \"optional\"",
+        pki.path("server.crt"),
+        pki.path("server-encrypted.key"),
+        pki::PASSPHRASE,
+        pki.path("ca.crt")
+    );
+    let run = tcp_input(&options, codec("line", ""), EcsCompatibility::V8).await;
+    send_tls(&pki, run.tcp(), Identity::Anonymous, b"anonymous\n").await;
+    let anonymous = &run.events(1).await[0];
+    assert_eq!(text(anonymous, "message"), "anonymous");
+    assert!(get(anonymous, "[@metadata][input][tcp][tls]").is_none());
+    send_tls(&pki, run.tcp(), Identity::Client, b"known\n").await;
+    let known = &run.events(1).await[0];
+    assert_eq!(
+        text(known, "[@metadata][input][tcp][tls][client][subject]"),
+        pki::CLIENT_SUBJECT_RFC2253
+    );
+    assert_eq!(
+        text(known, "[@metadata][input][tcp][source][ip]"),
+        "127.0.0.1"
+    );
+    // A certificate that is sent must still verify.
+    assert_turned_away(&pki, run.tcp(), Identity::Stranger).await;
+    assert!(run.stop().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_required_client_certificates() {
+    let pki = Pki::new();
+    let options = pki.server_options(&format!(
+        "port => 0 ssl_certificate_authorities => \"{}\"",
+        pki.path("ca.crt")
+    ));
+    let run = syslog_input(&options, EcsCompatibility::V8).await;
+    assert_turned_away(&pki, run.tcp(), Identity::Stranger).await;
+    assert_turned_away(&pki, run.tcp(), Identity::Anonymous).await;
+    let frame = "<13>1 2024-01-01T00:00:00Z h app 1 - - with a certificate";
+    let counted = format!("{} {frame}", frame.len());
+    send_tls(&pki, run.tcp(), Identity::Client, counted.as_bytes()).await;
+    let e = &run.events(1).await[0];
+    assert_eq!(text(e, "message"), "with a certificate");
+    wait_for_tls_failures(&run.stats, 4).await;
+    assert!(run.stop().await.is_empty());
+}
+
 #[test]
 fn tls_options_that_cannot_work_are_refused() {
     let certs = Certs::new();
+    let pki = Pki::new();
     let line = || codec("line", "");
     let error = |options: String| {
         build("tcp", &options, EcsCompatibility::V8, |a| {
@@ -464,27 +582,51 @@ fn tls_options_that_cannot_work_are_refused() {
         .unwrap_or_else(|| panic!("{options} built"))
     };
     let with = |extra: &str| format!("{} {extra}", certs.options());
+    let encrypted = |extra: &str| {
+        format!(
+            "port => 0 ssl_enabled => true ssl_certificate => \"{}\" ssl_key => \"{}\" {extra}",
+            pki.path("server.crt"),
+            pki.path("server-encrypted.key")
+        )
+    };
     let cases = [
+        (
+            with("ssl_client_authentication => \"required\""),
+            "ssl_client_authentication: client certificates are verified against \
+             ssl_certificate_authorities, which is not set",
+        ),
         (
             with(&format!(
                 "ssl_certificate_authorities => [\"{}\"]",
-                certs.path("cert.pem")
+                certs.path("key.pem")
             )),
-            "client certificates cannot be requested",
+            "ssl_certificate_authorities",
         ),
         (
-            with("ssl_client_authentication => \"required\""),
-            "requires ssl_certificate_authorities",
+            with("ssl_certificate_authorities => [\"/nonexistent/ca.pem\"]"),
+            "cannot read /nonexistent/ca.pem",
         ),
         (
-            with("ssl_cipher_suites => [\"TLS_AES_128_GCM_SHA256\"]"),
-            "not supported",
+            with("ssl_cipher_suites => [\"TLS_NOT_A_SUITE\"]"),
+            "unknown or unavailable cipher suites",
         ),
         (
             with("ssl_supported_protocols => [\"TLSv1.0\"]"),
             "unknown protocol",
         ),
-        (with("ssl_key_passphrase => \"x\""), "encrypted keys"),
+        (encrypted(""), "is encrypted: set ssl_key_passphrase"),
+        (
+            encrypted("ssl_key_passphrase => \"wrong\""),
+            "ssl_key_passphrase: cannot decrypt",
+        ),
+        (
+            format!(
+                "port => 0 ssl_enabled => true ssl_certificate => \"{}\" ssl_key => \"{}\"",
+                certs.path("cert.pem"),
+                pki.path("server.key")
+            ),
+            "does not belong to the certificate",
+        ),
         (
             "port => 0 ssl_enabled => true".to_string(),
             "ssl_certificate: required",
@@ -515,12 +657,26 @@ fn tls_options_that_cannot_work_are_refused() {
         let e = error(options.clone());
         assert!(e.contains(expected), "{options}: {e}");
     }
-    // `none` with authorities, and TLS 1.3 only, are fine.
-    let ok = with(&format!(
-        "ssl_certificate_authorities => [\"{}\"] ssl_client_authentication => \"none\" ssl_supported_protocols => [\"TLSv1.3\"]",
-        certs.path("cert.pem")
-    ));
-    assert!(build("tcp", &ok, EcsCompatibility::V8, |a| build_tcp(a, line())).is_ok());
+    // Authorities with `none`, TLS 1.3 only, IANA and OpenSSL cipher names, and the right
+    // passphrase are fine.
+    let ok = [
+        with(&format!(
+            "ssl_certificate_authorities => [\"{}\"] ssl_client_authentication => \"none\" \
+             ssl_supported_protocols => [\"TLSv1.3\"]",
+            certs.path("cert.pem")
+        )),
+        with(
+            "ssl_cipher_suites => [\"TLS_AES_128_GCM_SHA256\", \
+             \"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\", \"ECDHE-ECDSA-AES256-GCM-SHA384\"]",
+        ),
+        encrypted(&format!("ssl_key_passphrase => \"{}\"", pki::PASSPHRASE)),
+    ];
+    for options in ok {
+        let built = build("tcp", &options, EcsCompatibility::V8, |a| {
+            build_tcp(a, line())
+        });
+        assert!(built.is_ok(), "{options}: {:?}", built.err());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@
 //! `grok_pattern`), `service_type`, `proxy_protocol` (TCP), `ecs_compatibility`. Ours:
 //! `max_message_size` (1 MiB: a longer TCP frame is cut to it, counted in
 //! [`NetStats::oversized`], logged at most once a second), `receive_buffer_bytes`,
-//! `tcp_keep_alive`, and TLS on the TCP side with the `tcp` input's `ssl_*` options (Logstash's
-//! syslog input has no TLS).
+//! `tcp_keep_alive`, and TLS on the TCP side with the `tcp` input's `ssl_*` options, client
+//! certificates included (Logstash's syslog input has no TLS; no subject field is added).
 //!
 //! Submodules: `parse` (the line parser), `relay` (fields, labels, custom patterns).
 

@@ -783,21 +783,19 @@ fn assemble(options: &TlsOptions, parts: Parts) -> Result<SslAcceptor, TlsError>
     for extra in chain {
         builder.add_extra_chain_cert(extra).map_err(setup)?;
     }
-    builder.set_private_key(&parts.key).map_err(|e| {
-        error(
-            TlsField::Key,
-            format!("the key cannot be used: {}", first_reason(&e)),
-        )
-    })?;
-    builder.check_private_key().map_err(|_| {
+    // OpenSSL checks the key against the certificate in both calls.
+    let mismatch = |e: ErrorStack| {
         error(
             TlsField::Key,
             format!(
-                "the key does not belong to the certificate in {}",
-                options.name(TlsField::Certificate)
+                "the key does not belong to the certificate in {} ({})",
+                options.name(TlsField::Certificate),
+                first_reason(&e)
             ),
         )
-    })?;
+    };
+    builder.set_private_key(&parts.key).map_err(mismatch)?;
+    builder.check_private_key().map_err(mismatch)?;
     Ok(builder.build())
 }
 
@@ -893,7 +891,7 @@ mod tests {
     }
 
     fn build_error(options: &TlsOptions) -> Vec<TlsError> {
-        TlsAcceptor::build(options).err().expect("refused")
+        TlsAcceptor::build(options).expect_err("refused")
     }
 
     #[test]
