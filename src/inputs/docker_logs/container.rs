@@ -59,7 +59,22 @@ pub struct ContainerInfo {
     pub extra: Vec<(Text, Value)>,
     /// Wanted names the configuration lacks (looked up in a line's `attrs` instead).
     pub missing: Vec<Text>,
+    /// The names in `extra` are distinct and none is a field the input sets otherwise
+    /// (`stream`, `container`, `host`) or a plain event has: fresh events take them without
+    /// lookups.
+    pub distinct: bool,
 }
+
+/// Fields a plain event has or this input sets besides the environment and labels.
+const RESERVED: &[&str] = &[
+    "@timestamp",
+    "@version",
+    "message",
+    "tags",
+    "stream",
+    "container",
+    "host",
+];
 
 impl ContainerInfo {
     /// What is known of a container whose configuration cannot be read: its id (the name of
@@ -71,6 +86,7 @@ impl ContainerInfo {
             container: Value::Map(map),
             extra: Vec::new(),
             missing: Vec::new(),
+            distinct: true,
         }
     }
 }
@@ -175,10 +191,14 @@ fn info_of(raw: RawConfig, dir_id: &str, spec: &FieldSpec) -> ContainerInfo {
             None => missing.push(wanted.clone()),
         }
     }
+    let distinct = extra.iter().enumerate().all(|(i, (name, _))| {
+        !RESERVED.contains(&name.as_str()) && !extra[..i].iter().any(|(n, _)| n == name)
+    });
     ContainerInfo {
         container: Value::Map(container),
         extra,
         missing,
+        distinct,
     }
 }
 

@@ -170,8 +170,19 @@ struct Held {
     file: FileId,
     generation: u64,
     end: u64,
-    attrs: Option<Bytes>,
+    bare: bool,
+    additions: Additions,
     event: Event,
+}
+
+/// What a line adds to its events besides the container's fields.
+#[derive(Clone, Default)]
+struct Additions {
+    /// `stream`.
+    name: Option<Text>,
+    tags: [Option<&'static str>; 2],
+    /// The line's `attrs`, for wanted names the configuration lacks.
+    attrs: Option<Bytes>,
 }
 
 /// One output stream of a container.
@@ -504,10 +515,12 @@ impl<'a> DockerSink<'a> {
         stream.last_file = Some(fi);
         stream.held = true;
         stream.fresh = true;
-        let name = stream.name.clone();
-        let time_tag = matches!(time, Some(None)).then_some(TIME_FAILURE_TAG);
-        let tags = [tag, time_tag];
-        self.finish_events(fi, begin, name, attrs, &tags);
+        let additions = Additions {
+            name: stream.name.clone(),
+            tags: [tag, matches!(time, Some(None)).then_some(TIME_FAILURE_TAG)],
+            attrs,
+        };
+        self.finish_events(fi, begin, additions);
         Ok(())
     }
 
@@ -519,38 +532,23 @@ impl<'a> DockerSink<'a> {
         self.out
             .batch
             .push(Event::from_message(text, self.ctx.now()));
-        self.finish_events(fi, begin, None, None, &[Some(PARSE_FAILURE_TAG)]);
+        let additions = Additions {
+            tags: [Some(PARSE_FAILURE_TAG), None],
+            ..Additions::default()
+        };
+        self.finish_events(fi, begin, additions);
     }
 
-    /// Completes the events from `begin` on: `stream` and tags now; the container's fields,
-    /// `host` and the shared options now, or, while its configuration is awaited, once it is
-    /// (the events are moved to its held list).
-    fn finish_events(
-        &mut self,
-        fi: usize,
-        begin: usize,
-        name: Option<Text>,
-        attrs: Option<Bytes>,
-        tags: &[Option<&'static str>],
-    ) {
+    /// Completes the events from `begin` on: `stream`, the container's fields, `host`, tags,
+    /// then the shared options; or, while the container's configuration is awaited, moves
+    /// them to its held list, to be completed once it is read.
+    fn finish_events(&mut self, fi: usize, begin: usize, additions: Additions) {
         if self.out.batch.len() == begin {
             return;
         }
         let Some(f) = self.files.get(fi) else {
             return;
         };
-        for event in &mut self.out.batch[begin..] {
-            if let Some(name) = &name {
-                if !event.fields().contains_key("stream") {
-                    event
-                        .fields_mut()
-                        .push_new(STREAM, Value::Str(name.clone()));
-                }
-            }
-            for tag in tags.iter().flatten() {
-                event.add_tag(Text::from_static(tag));
-            }
-        }
         let Some(c) = self.containers.get_mut(f.container) else {
             return;
         };
@@ -558,8 +556,8 @@ impl<'a> DockerSink<'a> {
             Some((info, gave_up)) => {
                 let events = &mut self.out.batch[begin..];
                 for event in events.iter_mut() {
-                    add_container_fields(event, info, gave_up, attrs.as_deref());
-                    self.settings.host.apply(event);
+                    let bare = is_bare(event);
+                    complete(event, bare, &additions, info, gave_up, &self.settings.host);
                 }
                 self.ctx.decorate(events);
             }
@@ -570,7 +568,8 @@ impl<'a> DockerSink<'a> {
                         file: f.id,
                         generation: f.generation,
                         end,
-                        attrs: attrs.clone(),
+                        bare: is_bare(&event),
+                        additions: additions.clone(),
                         event,
                     }));
             }
@@ -595,8 +594,11 @@ impl<'a> DockerSink<'a> {
         };
         let begin = self.out.batch.len();
         stream.decoder.flush(self.ctx.now(), &mut self.out.batch);
-        let name = stream.name.clone();
-        self.finish_events(fi, begin, name, None, &[]);
+        let additions = Additions {
+            name: stream.name.clone(),
+            ..Additions::default()
+        };
+        self.finish_events(fi, begin, additions);
         if let Some(f) = self.files.get(fi) {
             self.out.end = f.safe_end();
         }
@@ -637,8 +639,8 @@ impl<'a> DockerSink<'a> {
         let held = std::mem::take(&mut c.held);
         for mut h in held {
             self.out.own(h.file, h.generation)?;
-            add_container_fields(&mut h.event, &info, gave_up, h.attrs.as_deref());
-            self.settings.host.apply(&mut h.event);
+            let host = &self.settings.host;
+            complete(&mut h.event, h.bare, &h.additions, &info, gave_up, host);
             self.ctx.decorate(std::slice::from_mut(&mut h.event));
             self.out.batch.push(h.event);
             self.out.end = h.end;
@@ -787,28 +789,56 @@ fn load_into(c: &mut Container, spec: &FieldSpec) {
     c.checked = Instant::now();
 }
 
-/// `container`, the environment and label fields, unless the event has them already.
-fn add_container_fields(
+/// Whether the event holds only what a plain decoder makes (`@timestamp`, `@version`,
+/// `message`): then none of the fields this input adds is there yet.
+fn is_bare(event: &Event) -> bool {
+    let fields = event.fields();
+    fields.len() == 3
+        && fields
+            .keys()
+            .all(|k| matches!(k.as_str(), "@timestamp" | "@version" | "message"))
+}
+
+/// Adds `stream`, `container`, the environment and label fields and `host`, each unless the
+/// event has it already (a bare event, see [`is_bare`], is known to have none), then tags.
+fn complete(
     event: &mut Event,
+    bare: bool,
+    additions: &Additions,
     info: &ContainerInfo,
     gave_up: bool,
-    attrs: Option<&[u8]>,
+    host: &HostField,
 ) {
+    let known_absent = bare && info.distinct;
     let fields = event.fields_mut();
-    if !fields.contains_key("container") {
-        fields.push_new(CONTAINER, info.container.clone());
-    }
-    for (name, value) in &info.extra {
-        if !fields.contains_key(name) {
-            fields.push_new(name.clone(), value.clone());
+    let mut put = |key: &Text, value: &Value| {
+        if known_absent || !fields.contains_key(key) {
+            fields.push_new(key.clone(), value.clone());
         }
+    };
+    if let Some(name) = &additions.name {
+        put(&STREAM, &Value::Str(name.clone()));
     }
-    if let Some(attrs) = attrs.filter(|a| mentions_any(a, &info.missing)) {
-        for (name, value) in attrs_values(attrs, &info.missing) {
+    put(&CONTAINER, &info.container);
+    for (name, value) in &info.extra {
+        put(name, value);
+    }
+    if known_absent {
+        host.push_new(event.fields_mut());
+    } else {
+        host.apply(event);
+    }
+    let missing = &info.missing;
+    if let Some(attrs) = additions.attrs.as_deref().filter(|a| mentions_any(a, missing)) {
+        let fields = event.fields_mut();
+        for (name, value) in attrs_values(attrs, missing) {
             if !fields.contains_key(&name) {
                 fields.push_new(name, value);
             }
         }
+    }
+    for tag in additions.tags.iter().flatten() {
+        event.add_tag(Text::from_static(tag));
     }
     if gave_up {
         event.add_tag(Text::from_static(CONFIG_MISSING_TAG));

@@ -147,8 +147,8 @@ pub fn error(args: &PluginArgs, name: &str, message: &str) -> Diagnostics {
 
 /// `host` (legacy) or `[host][name]` (ECS): this machine's name, set on events that lack it.
 pub struct HostField {
-    ecs: bool,
-    name: Text,
+    /// The value of `host`, built once.
+    value: Value,
 }
 
 const HOST: Text = Text::from_static("host");
@@ -156,26 +156,27 @@ const NAME: Text = Text::from_static("name");
 
 impl HostField {
     pub fn new(ecs: EcsCompatibility) -> HostField {
-        HostField {
-            ecs: ecs.is_ecs(),
-            name: hostname(),
-        }
+        let name = Value::Str(hostname());
+        let value = if ecs.is_ecs() {
+            let mut map = Map::with_capacity(1);
+            map.push_new(NAME, name);
+            Value::Map(map)
+        } else {
+            name
+        };
+        HostField { value }
     }
 
     /// Sets the host unless the event has a `host` field already.
     pub fn apply(&self, event: &mut Event) {
-        if event.fields().contains_key("host") {
-            return;
+        if !event.fields().contains_key("host") {
+            self.push_new(event.fields_mut());
         }
-        let value = Value::Str(self.name.clone());
-        let value = if self.ecs {
-            let mut map = Map::with_capacity(1);
-            map.push_new(NAME, value);
-            Value::Map(map)
-        } else {
-            value
-        };
-        event.fields_mut().push_new(HOST, value);
+    }
+
+    /// Sets the host in fields known to have no `host`.
+    pub fn push_new(&self, fields: &mut Map) {
+        fields.push_new(HOST, self.value.clone());
     }
 }
 
