@@ -59,8 +59,9 @@ need_cmd openssl || need_apt openssl
 need_apt libssl-dev pkg-config
 
 # rsyslog and its RELP output module: tests/rsyslog*.rs start the real daemon as a syslog
-# client (omfwd over UDP and TCP, omrelp) with a config and work folder of their own.
-need_apt rsyslog rsyslog-relp
+# client (omfwd over UDP, TCP and TLS via the ossl driver, omrelp) with a config and work folder
+# of their own.
+need_apt rsyslog rsyslog-relp rsyslog-openssl
 
 # --- Python / npm tools ---------------------------------------------------------------------
 # python3 with mmdb-writer: tests/support/make_mmdb.py writes the MaxMind databases that
