@@ -242,7 +242,7 @@ fn lines_get_the_container_fields() {
         ],
         &[("team", "core"), ("other", "x")],
     );
-    root.container(&b, "db", &["PATH=/bin"], &[]);
+    root.container(&b, "db", &["PATH=/bin"], &[("host", "from-label")]);
     root.append(
         &a,
         &(line(
@@ -255,7 +255,7 @@ fn lines_get_the_container_fields() {
     );
     root.append(&b, &line("db up\n", "stdout", "2024-05-01T10:00:02.5Z"));
     let run = start(&format!(
-        r#"{} fields_from_labels => ["team", "absent"] add_field => {{ "src" => "%{{[container][name]}}" }}"#,
+        r#"{} fields_from_labels => ["team", "absent", "host"] add_field => {{ "src" => "%{{[container][name]}}" }}"#,
         root.options()
     ));
     let events = run.events(5);
@@ -305,6 +305,15 @@ fn lines_get_the_container_fields() {
         .unwrap();
     assert_eq!(str_at(db, "[container][name]"), Some("db"));
     assert_eq!(db.get_field("MESOS_TASK_ID"), None);
+    assert_eq!(
+        str_at(db, "host"),
+        Some("from-label"),
+        "a label named like a field the input sets wins, once"
+    );
+    assert_eq!(
+        db.fields().keys().filter(|k| k.as_str() == "host").count(),
+        1
+    );
     run.stop();
 }
 

@@ -252,6 +252,22 @@ mod tests {
             [("MESOS_TASK_ID", "web.42=x"), ("com.example.team", "core")]
         );
         assert_eq!(info.missing, [Text::new("ABSENT")]);
+        assert!(info.distinct);
+    }
+
+    #[test]
+    fn names_that_clash_turn_off_the_lookup_free_path() {
+        let raw = || serde_json::from_str::<RawConfig>(CONFIG).unwrap();
+        let clash = |env: &[&str], labels: &[&str]| FieldSpec {
+            env: env.iter().map(|n| Text::new(n)).collect(),
+            labels: labels.iter().map(|n| Text::new(n)).collect(),
+            name_from_env: None,
+        };
+        assert!(info_of(raw(), "d", &clash(&["PATH"], &["other"])).distinct);
+        assert!(!info_of(raw(), "d", &clash(&["PATH", "PATH"], &[])).distinct);
+        let labelled_host: RawConfig =
+            serde_json::from_str(r#"{"Config":{"Labels":{"host":"h"}}}"#).unwrap();
+        assert!(!info_of(labelled_host, "d", &clash(&[], &["host"])).distinct);
     }
 
     #[test]

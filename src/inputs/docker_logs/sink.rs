@@ -829,7 +829,11 @@ fn complete(
         host.apply(event);
     }
     let missing = &info.missing;
-    if let Some(attrs) = additions.attrs.as_deref().filter(|a| mentions_any(a, missing)) {
+    if let Some(attrs) = additions
+        .attrs
+        .as_deref()
+        .filter(|a| mentions_any(a, missing))
+    {
         let fields = event.fields_mut();
         for (name, value) in attrs_values(attrs, missing) {
             if !fields.contains_key(&name) {
