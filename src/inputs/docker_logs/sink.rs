@@ -935,3 +935,141 @@ impl TailSink for DockerSink<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codecs::plain::Plain;
+    use crate::config::options::EcsCompatibility;
+    use crate::event::Batch;
+    use crate::inputs::file::sincedb::Sincedb;
+
+    /// A sink over two files of one container, driven by hand.
+    struct Rig {
+        _dir: tempfile::TempDir,
+        rx: async_channel::Receiver<Batch>,
+        ctx: InputContext,
+        codec: Plain,
+        settings: Settings,
+        checkpoints: Arc<Checkpoints>,
+        files: [FileRef; 2],
+    }
+
+    fn rig() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let container = dir.path().join("c1");
+        std::fs::create_dir(&container).unwrap();
+        std::fs::write(
+            container.join(container::CONFIG_FILE),
+            r#"{"ID":"c1","Name":"/one"}"#,
+        )
+        .unwrap();
+        let (tx, rx) = async_channel::bounded(16);
+        let checkpoints = Checkpoints::new(Sincedb::in_memory(), None);
+        let files = [1, 2].map(|inode| {
+            let id = FileId {
+                inode,
+                major: 0,
+                minor: 1,
+            };
+            let path = container.join(format!("c1-json.log.{inode}"));
+            let path = Text::new(&path.to_string_lossy());
+            let generation = checkpoints.start(id, &path, 0);
+            FileRef {
+                id,
+                path,
+                generation,
+            }
+        });
+        Rig {
+            _dir: dir,
+            rx,
+            ctx: InputContext::new(tx),
+            codec: Plain::default(),
+            settings: Settings {
+                spec: FieldSpec::default(),
+                config_wait: Duration::from_secs(10),
+                partial_timeout: Duration::from_secs(10),
+                join_partials: true,
+                refresh_every: Duration::ZERO,
+                host: HostField::new(EcsCompatibility::Disabled),
+            },
+            checkpoints,
+            files,
+        }
+    }
+
+    /// Feeds `text` (json-file lines) as the lines of `file` starting at offset `at`;
+    /// returns the offset after them.
+    fn feed(sink: &mut DockerSink, file: &FileRef, mut at: u64, text: &str) -> u64 {
+        for l in text.lines() {
+            at += l.len() as u64 + 1;
+            let line = Line {
+                bytes: Bytes::copy_from_slice(l.as_bytes()),
+                end: at,
+                split: false,
+            };
+            sink.line(file, line).unwrap();
+        }
+        sink.pause(file).unwrap();
+        at
+    }
+
+    const PIECE: &str = r#"{"log":"head-","stream":"stdout","time":"2024-05-01T10:00:00Z"}"#;
+    const REST: &str = r#"{"log":"tail\n","stream":"stdout","time":"2024-05-01T10:00:01Z"}"#;
+    const OTHER: &str = r#"{"log":"err\n","stream":"stderr","time":"2024-05-01T10:00:02Z"}"#;
+
+    fn messages(batch: &Batch) -> Vec<&str> {
+        batch.events.iter().filter_map(Event::message).collect()
+    }
+
+    #[test]
+    fn a_file_position_stays_before_a_line_still_being_gathered() {
+        let r = rig();
+        let mut sink = DockerSink::new(&r.ctx, &r.codec, &r.settings, r.checkpoints.clone());
+        let a = &r.files[0];
+        let after_piece = feed(&mut sink, a, 0, PIECE);
+        let after_other = feed(&mut sink, a, after_piece, OTHER);
+        let batch = r.rx.try_recv().unwrap();
+        assert_eq!(messages(&batch), ["err"]);
+        drop(batch);
+        assert_eq!(
+            r.checkpoints.position(&a.id),
+            Some(0),
+            "delivering the stderr line must not move past the stdout piece before it"
+        );
+        let end = feed(&mut sink, a, after_other, REST);
+        let batch = r.rx.try_recv().unwrap();
+        assert_eq!(messages(&batch), ["head-tail"]);
+        assert_eq!(
+            batch.events[0].timestamp(),
+            Timestamp::parse_iso8601("2024-05-01T10:00:00Z")
+        );
+        drop(batch);
+        assert_eq!(r.checkpoints.position(&a.id), Some(end));
+    }
+
+    #[test]
+    fn pieces_joined_across_files_hold_the_first_file_until_delivery() {
+        let r = rig();
+        let mut sink = DockerSink::new(&r.ctx, &r.codec, &r.settings, r.checkpoints.clone());
+        let (a, b) = (&r.files[0], &r.files[1]);
+        let a_end = feed(&mut sink, a, 0, PIECE);
+        let b_end = feed(&mut sink, b, 0, REST);
+        sink.close(a, a_end).unwrap();
+        let batch = r.rx.try_recv().unwrap();
+        assert_eq!(messages(&batch), ["head-tail"]);
+        sink.tick().unwrap();
+        assert_eq!(r.checkpoints.position(&a.id), Some(0), "not delivered yet");
+        drop(batch);
+        assert_eq!(r.checkpoints.position(&b.id), Some(b_end));
+        assert_eq!(
+            r.checkpoints.position(&a.id),
+            Some(0),
+            "until the next sweep"
+        );
+        sink.tick().unwrap();
+        assert_eq!(r.checkpoints.position(&a.id), Some(a_end));
+        assert!(r.rx.try_recv().is_err(), "nothing else was sent");
+    }
+}
