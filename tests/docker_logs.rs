@@ -607,3 +607,22 @@ fn start_position_end_and_the_json_codec() {
     run.nothing_more();
     run.stop();
 }
+
+#[test]
+fn bad_options_are_reported() {
+    let err = common::build_error(
+        r#"input { docker_logs { path => "containers" } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("absolute"), "{err}");
+    let err = common::build_error(
+        r#"input { docker_logs { path => "/x" config_wait => "soon" sincedb_path => "/dev/null" } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("config_wait"), "{err}");
+    let err = common::build_error(
+        r#"input { docker_logs { path => "/x" fields_from_env => ["A"] unknown => 1 } }"#,
+        &common::no_env,
+    );
+    assert!(err.contains("unknown"), "{err}");
+}

@@ -30,7 +30,8 @@
 //! `_timestampparsefailure`.
 //!
 //! The container fields come from `<path>/<id>/config.v2.json`, read when the container's
-//! first line is, cached, and read again when the file changes. While it cannot be read (not
+//! first line is, cached, and read again when the file changes (looked at every
+//! `discover_interval` × `stat_interval`). While it cannot be read (not
 //! yet written, half written), the container's lines wait, for `config_wait` at most; then
 //! they go out with `[container][id]` only (the folder's name), tagged `_dockerconfigmissing`.
 //!
