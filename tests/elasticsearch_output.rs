@@ -504,6 +504,31 @@ fn a_template_is_installed_at_startup() {
 }
 
 #[test]
+fn the_built_in_template_is_installed_unless_told_otherwise() {
+    let es = es8();
+    run(&config(2, &options(&es, "")), None).unwrap();
+    let templates = es.standin.templates();
+    let (name, body) = &templates[0];
+    assert_eq!(name, "ecs-logstash");
+    assert_eq!(
+        body["index_patterns"],
+        serde_json::json!(["ecs-logstash-*"])
+    );
+    let keyword = &body["template"]["mappings"]["dynamic_templates"][1]["string_fields"];
+    assert_eq!(keyword["mapping"]["fields"]["keyword"]["type"], "keyword");
+
+    let legacy = es8();
+    let text = config(2, &options(&legacy, "ecs_compatibility => disabled"));
+    run(&text, None).unwrap();
+    assert_eq!(legacy.standin.templates()[0].0, "logstash");
+
+    let off = es8();
+    run(&config(2, &options(&off, "manage_template => false")), None).unwrap();
+    assert!(off.standin.templates().is_empty());
+    assert_all_indexed(&off, "logs", 2);
+}
+
+#[test]
 fn bad_options_are_reported_at_their_place() {
     for (options, expected) in [
         (

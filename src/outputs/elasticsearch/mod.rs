@@ -26,8 +26,9 @@
 //! held back. Within one request, items that must be retried are sent again after the others
 //! were indexed, as Logstash does.
 //!
-//! Deliberate differences from Logstash: `manage_template` installs only a template given by
-//! `template` (no built-in default template); `retry_*_interval` accept fractions of a second.
+//! Deliberate differences from Logstash: the built-in template `manage_template` installs is
+//! the same compact one in every ECS mode (Logstash's ECS template maps every ECS field);
+//! `retry_*_interval` accept fractions of a second.
 
 pub mod bulk;
 pub mod client;
@@ -44,7 +45,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::codecs::Codec;
-use crate::config::options::OneOrMany;
+use crate::config::options::{EcsCompatibility, OneOrMany};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::sprintf::Template;
 
@@ -89,6 +90,8 @@ struct Options {
     ssl_certificate_authorities: OneOrMany<String>,
     #[serde(default)]
     ssl_verification_mode: VerificationMode,
+    /// Default index name and template: `ecs-logstash` or `logstash`.
+    ecs_compatibility: Option<EcsCompatibility>,
     #[serde(default)]
     http_compression: bool,
     /// gzip level 0-9 (0: none); without it, `http_compression => true` means 1.
@@ -177,7 +180,7 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Output>
     let hosts = host_urls(args, &options)?;
     let settings = client_settings(args, &options)?;
     let hosts = Hosts::new(&hosts, &settings).map_err(|e| args.error("hosts", e))?;
-    let template = template(args, &options)?;
+    let template = template(args, &options, data_stream)?;
     for (name, value) in [
         ("timeout", options.timeout),
         ("retry_initial_interval", options.retry_initial_interval),
@@ -247,7 +250,7 @@ fn actions(args: &PluginArgs, o: &Options, data_stream: bool) -> Result<Actions,
         }
         (Some(index), false) => index.clone(),
         (None, true) => data_stream_name(o),
-        (None, false) if args.ecs_compatibility().is_ecs() => "ecs-logstash-%{+yyyy.MM.dd}".into(),
+        (None, false) if uses_ecs(args, o) => "ecs-logstash-%{+yyyy.MM.dd}".into(),
         (None, false) => "logstash-%{+yyyy.MM.dd}".into(),
     };
     Ok(Actions {
@@ -359,10 +362,44 @@ struct IndexTemplate {
     overwrite: bool,
 }
 
-fn template(args: &PluginArgs, o: &Options) -> Result<Option<IndexTemplate>, Diagnostics> {
-    let (true, Some(path)) = (o.manage_template, &o.template) else {
+/// The output's own `ecs_compatibility`, else the pipeline's.
+fn uses_ecs(args: &PluginArgs, o: &Options) -> bool {
+    o.ecs_compatibility
+        .unwrap_or_else(|| args.ecs_compatibility())
+        .is_ecs()
+}
+
+/// The template `manage_template` installs: the file `template` names, or the built-in one
+/// for Logstash's default index names. Data streams need none (Elasticsearch ships templates
+/// for `logs-*-*`).
+fn template(
+    args: &PluginArgs,
+    o: &Options,
+    data_stream: bool,
+) -> Result<Option<IndexTemplate>, Diagnostics> {
+    if !o.manage_template || (data_stream && o.template.is_none()) {
         return Ok(None);
+    }
+    let default_name = if uses_ecs(args, o) {
+        "ecs-logstash"
+    } else {
+        "logstash"
     };
+    let body = match &o.template {
+        Some(path) => read_template(args, path)?,
+        None => bytes::Bytes::from(default_template(default_name).to_string()),
+    };
+    Ok(Some(IndexTemplate {
+        name: o
+            .template_name
+            .clone()
+            .unwrap_or_else(|| default_name.into()),
+        body,
+        overwrite: o.template_overwrite,
+    }))
+}
+
+fn read_template(args: &PluginArgs, path: &str) -> Result<bytes::Bytes, Diagnostics> {
     let text = std::fs::read(path).map_err(|e| {
         args.error(
             "template",
@@ -375,19 +412,49 @@ fn template(args: &PluginArgs, o: &Options) -> Result<Option<IndexTemplate>, Dia
             format!("elasticsearch: {path} is not JSON: {e}"),
         )
     })?;
-    let default_name = if args.ecs_compatibility().is_ecs() {
-        "ecs-logstash"
-    } else {
-        "logstash"
-    };
-    Ok(Some(IndexTemplate {
-        name: o
-            .template_name
-            .clone()
-            .unwrap_or_else(|| default_name.into()),
-        body: bytes::Bytes::from(text),
-        overwrite: o.template_overwrite,
-    }))
+    Ok(bytes::Bytes::from(text))
+}
+
+/// A composable template for `NAME-*` indices shaped like Logstash's legacy one: strings
+/// indexed as text with a `.keyword` sub-field, `message` as text only, `@timestamp` a date,
+/// `@version` a keyword, geoip coordinates a geo_point. (Logstash's ECS template maps every ECS
+/// field; this one leaves ECS fields to dynamic mapping.)
+fn default_template(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "index_patterns": [format!("{name}-*")],
+        "priority": 200,
+        "template": {
+            "settings": {"index.refresh_interval": "5s", "number_of_shards": 1},
+            "mappings": {
+                "dynamic_templates": [
+                    {"message_field": {
+                        "path_match": "message",
+                        "match_mapping_type": "string",
+                        "mapping": {"type": "text", "norms": false}
+                    }},
+                    {"string_fields": {
+                        "match": "*",
+                        "match_mapping_type": "string",
+                        "mapping": {
+                            "type": "text",
+                            "norms": false,
+                            "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}
+                        }
+                    }}
+                ],
+                "properties": {
+                    "@timestamp": {"type": "date"},
+                    "@version": {"type": "keyword"},
+                    "geoip": {"dynamic": true, "properties": {
+                        "ip": {"type": "ip"},
+                        "location": {"type": "geo_point"},
+                        "latitude": {"type": "half_float"},
+                        "longitude": {"type": "half_float"}
+                    }}
+                }
+            }
+        }
+    })
 }
 
 /// The `elasticsearch` output.
