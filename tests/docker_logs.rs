@@ -8,119 +8,19 @@
 
 mod common;
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sluice::event::{Batch, Event, Timestamp, Value};
-use sluice::inputs::{InputContext, InputError, Shutdown};
+use common::input::{
+    append, assert_on_time, input_config, messages, str_at, Running, FAST_TAILING,
+};
+use sluice::event::{Event, Timestamp};
 
-/// How long a test waits for something that should happen well within it.
-const PATIENCE: Duration = Duration::from_secs(10);
-/// How long "nothing more arrives" is watched for.
-const QUIET: Duration = Duration::from_millis(300);
-/// Options every test input gets: fast polling.
-const FAST: &str =
-    r#"stat_interval => "20 ms" discover_interval => 1 sincedb_write_interval => "20 ms""#;
-
-/// A running input and what it sends.
-struct Running {
-    rx: async_channel::Receiver<Batch>,
-    shutdown: Shutdown,
-    task: tokio::task::JoinHandle<Result<(), InputError>>,
-    rt: tokio::runtime::Runtime,
-}
-
+/// Runs `input { docker_logs { OPTIONS } }`, polling fast unless OPTIONS say otherwise.
 fn start(options: &str) -> Running {
-    let config = format!("input {{ docker_logs {{ {options} {FAST} }} }}");
-    let mut plan = common::plan_of(&config, &common::no_env);
-    let input = plan.inputs.remove(0);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = async_channel::bounded(64);
-    let shutdown = Shutdown::new();
-    let ctx = InputContext::new(tx)
-        .with_decoration(input.decoration)
-        .with_batch_size(50)
-        .with_shutdown(shutdown.clone());
-    let task = rt.spawn(input.input.run(ctx));
-    Running {
-        rx,
-        shutdown,
-        task,
-        rt,
-    }
-}
-
-impl Running {
-    fn next_batch(&self, wait: Duration) -> Option<Batch> {
-        self.rt
-            .block_on(async { tokio::time::timeout(wait, self.rx.recv()).await })
-            .ok()
-            .and_then(Result::ok)
-    }
-
-    /// Exactly `n` events (fails on fewer within [`PATIENCE`]); their batches are dropped,
-    /// which acknowledges them.
-    fn events(&self, n: usize) -> Vec<Event> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut events = Vec::new();
-        while events.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(mut batch) = self.next_batch(left) else {
-                panic!(
-                    "{} of {n} events arrived: {:?}",
-                    events.len(),
-                    messages(&events)
-                );
-            };
-            events.append(&mut batch.events);
-        }
-        assert_eq!(events.len(), n, "too many: {:?}", messages(&events));
-        events
-    }
-
-    fn nothing_more(&self) {
-        if let Some(batch) = self.next_batch(QUIET) {
-            panic!("unexpected events: {:?}", messages(&batch.events));
-        }
-    }
-
-    /// Requests shutdown and returns what was still sent, once the input has returned.
-    fn stop(self) -> Vec<Event> {
-        self.shutdown.request();
-        let mut rest = Vec::new();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the input did not stop");
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, self.rx.recv()).await })
-            {
-                Ok(Ok(mut batch)) => rest.append(&mut batch.events),
-                Ok(Err(_)) => break,
-                Err(_) => panic!("the input did not stop"),
-            }
-        }
-        self.rt.block_on(self.task).unwrap().unwrap();
-        rest
-    }
-}
-
-fn messages(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e.message().unwrap_or("<none>").to_string())
-        .collect()
-}
-
-fn str_at<'e>(e: &'e Event, path: &str) -> Option<&'e str> {
-    common::get(e, path).and_then(Value::as_str)
+    let config = input_config("docker_logs", options, FAST_TAILING);
+    Running::config(&config, &common::no_env, 50, 64)
 }
 
 /// A Docker data root with containers in it.
@@ -184,15 +84,6 @@ impl Root {
     fn append(&self, id: &str, text: &str) {
         append(&self.log_path(id), text);
     }
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 /// One json-file line (with its newline) of `log` (which carries its own `\n` if complete).
@@ -454,6 +345,59 @@ fn a_last_piece_that_never_comes_is_sent_after_the_timeout() {
     assert_eq!(messages(&events), ["no newline at exit"]);
     assert_eq!(common::tags(&events[0]), ["_partial_incomplete"]);
     assert_eq!(str_at(&events[0], "[container][name]"), Some("quitter"));
+    run.stop();
+}
+
+#[test]
+fn partial_and_config_deadlines_are_met_between_slow_rounds() {
+    let root = Root::new();
+    let (pieces, unnamed) = (cid(40), cid(41));
+    root.container(&pieces, "pieces", &[], &[]);
+    fs::create_dir_all(root.container_dir(&unnamed)).unwrap();
+    root.append(
+        &pieces,
+        &line("head only", "stdout", "2024-05-01T10:00:00Z"),
+    );
+    root.append(&unnamed, &lines("unnamed", 1));
+    // A slow stat_interval: both deadlines are due sooner, and the watcher wakes up for them.
+    let options = format!(
+        r#"{} stat_interval => 3 partial_timeout => "200 ms" config_wait => "400 ms""#,
+        root.options()
+    );
+    let started = Instant::now();
+    let run = start(&options);
+    let events = run.events(2);
+    assert_on_time(started, Duration::from_millis(400));
+    assert_eq!(of_container(&events, &pieces), ["head only"]);
+    assert_eq!(of_container(&events, &unnamed), numbered("unnamed", 0..1));
+    let tags: Vec<_> = events.iter().map(common::tags).collect();
+    assert!(
+        tags.contains(&vec!["_partial_incomplete".to_string()]),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&vec!["_dockerconfigmissing".to_string()]),
+        "{tags:?}"
+    );
+    run.stop();
+}
+
+#[test]
+fn a_multiline_event_is_released_after_auto_flush_interval_between_slow_rounds() {
+    let root = Root::new();
+    let a = cid(42);
+    root.container(&a, "traces", &[], &[]);
+    root.append(&a, &line("Error T\n", "stderr", "2024-05-01T10:00:00Z"));
+    root.append(&a, &line("  at T.f\n", "stderr", "2024-05-01T10:00:01Z"));
+    let options = format!(
+        r#"{} stat_interval => 3
+           codec => multiline {{ pattern => "^\s" what => "previous" auto_flush_interval => 0.2 }}"#,
+        root.options()
+    );
+    let started = Instant::now();
+    let run = start(&options);
+    assert_eq!(run.lines(1), ["Error T\n  at T.f"]);
+    assert_on_time(started, Duration::from_millis(200));
     run.stop();
 }
 

@@ -13,166 +13,25 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sluice::event::{Batch, Event, Value};
+use common::input::{append, assert_on_time, input_config, messages, str_at, Running, PATIENCE};
+use sluice::event::{Batch, Value};
 use sluice::inputs::file::checkpoint::Checkpoints;
 use sluice::inputs::file::reader::{Line, ReadOptions};
 use sluice::inputs::file::sincedb::{FileId, Sincedb};
 use sluice::inputs::file::watch::{Completion, FileRef, Mode, TailSink, WatchConfig, Watcher};
-use sluice::inputs::{InputContext, InputError, Shutdown};
+use sluice::inputs::{InputError, Shutdown};
 
-/// How long a test waits for something that should happen well within it.
-const PATIENCE: Duration = Duration::from_secs(10);
-/// How long "nothing more arrives" is watched for.
-const QUIET: Duration = Duration::from_millis(300);
+/// Options every test input gets unless it sets them: fast polling.
+const FAST: &[(&str, &str)] = &[("stat_interval", r#""20 ms""#), ("discover_interval", "1")];
 
-/// Options every test input gets unless it sets its own `stat_interval`: fast polling.
-const FAST: &str = r#"stat_interval => "20 ms" discover_interval => 1"#;
-
-/// A running input and what it sends.
-struct Running {
-    rx: async_channel::Receiver<Batch>,
-    shutdown: Shutdown,
-    task: tokio::task::JoinHandle<Result<(), InputError>>,
-    rt: tokio::runtime::Runtime,
-}
-
-/// Builds `input { file { OPTIONS } }` and runs it, batches of `batch_size`, a queue of
-/// `queue` batches.
+/// Runs `input { file { OPTIONS } }`, batches of `batch_size`, a queue of `queue` batches.
 fn start_with(options: &str, batch_size: usize, queue: usize) -> Running {
-    let fast = if options.contains("stat_interval") {
-        ""
-    } else {
-        FAST
-    };
-    let config = format!("input {{ file {{ {options} {fast} }} }}");
-    let mut plan = common::plan_of(&config, &common::no_env);
-    let input = plan.inputs.remove(0);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = async_channel::bounded(queue);
-    let shutdown = Shutdown::new();
-    let ctx = InputContext::new(tx)
-        .with_decoration(input.decoration)
-        .with_batch_size(batch_size)
-        .with_shutdown(shutdown.clone());
-    let task = rt.spawn(input.input.run(ctx));
-    Running {
-        rx,
-        shutdown,
-        task,
-        rt,
-    }
+    let config = input_config("file", options, FAST);
+    Running::config(&config, &common::no_env, batch_size, queue)
 }
 
 fn start(options: &str) -> Running {
     start_with(options, 125, 64)
-}
-
-impl Running {
-    fn next_batch(&self, wait: Duration) -> Option<Batch> {
-        self.rt
-            .block_on(async { tokio::time::timeout(wait, self.rx.recv()).await })
-            .ok()
-            .and_then(Result::ok)
-    }
-
-    /// Exactly `n` events (fails on fewer within [`PATIENCE`]); their batches are dropped,
-    /// which acknowledges them.
-    fn events(&self, n: usize) -> Vec<Event> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut events = Vec::new();
-        while events.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(mut batch) = self.next_batch(left) else {
-                panic!(
-                    "{} of {n} events arrived: {:?}",
-                    events.len(),
-                    messages(&events)
-                );
-            };
-            events.append(&mut batch.events);
-        }
-        assert_eq!(
-            events.len(),
-            n,
-            "more events than expected: {:?}",
-            messages(&events)
-        );
-        events
-    }
-
-    fn lines(&self, n: usize) -> Vec<String> {
-        messages(&self.events(n))
-    }
-
-    fn nothing_more(&self) {
-        if let Some(batch) = self.next_batch(QUIET) {
-            panic!("unexpected events: {:?}", messages(&batch.events));
-        }
-    }
-
-    /// Requests shutdown and returns what was still sent, once the input has returned.
-    fn stop(self) -> Vec<Event> {
-        self.shutdown.request();
-        let mut rest = Vec::new();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the input did not stop");
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, self.rx.recv()).await })
-            {
-                Ok(Ok(mut batch)) => rest.append(&mut batch.events),
-                Ok(Err(_)) => break, // every sender is gone: the input has stopped
-                Err(_) => panic!("the input did not stop"),
-            }
-        }
-        let result = self.rt.block_on(self.task).unwrap();
-        result.unwrap();
-        rest
-    }
-
-    /// Waits for the input to end by itself.
-    fn finished(self) -> Vec<Event> {
-        let mut rest = Vec::new();
-        let deadline = Instant::now() + PATIENCE;
-        while let Some(mut batch) =
-            self.next_batch(deadline.saturating_duration_since(Instant::now()))
-        {
-            rest.append(&mut batch.events);
-        }
-        // The queue closes when the reader thread is done; the task returns right after.
-        let result = self
-            .rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(1), self.task).await })
-            .expect("the input did not end by itself");
-        result.unwrap().unwrap();
-        rest
-    }
-}
-
-fn messages(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e.message().unwrap_or("<none>").to_string())
-        .collect()
-}
-
-fn field<'e>(e: &'e Event, path: &str) -> Option<&'e str> {
-    common::get(e, path).and_then(Value::as_str)
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 fn numbered(prefix: &str, range: std::ops::Range<usize>) -> String {
@@ -199,10 +58,13 @@ fn reads_from_the_beginning_follows_appends_and_waits_for_a_partial_line() {
     let first = input.events(2);
     assert_eq!(messages(&first), ["one", "two"]);
     let e = &first[0];
-    assert_eq!(field(e, "[log][file][path]"), Some(s(&log)));
-    assert!(field(e, "[host][name]").is_some_and(|h| !h.is_empty()));
-    assert_eq!(field(e, "[@metadata][path]"), Some(s(&log)));
-    assert!(field(e, "path").is_none(), "ECS mode has no top-level path");
+    assert_eq!(str_at(e, "[log][file][path]"), Some(s(&log)));
+    assert!(str_at(e, "[host][name]").is_some_and(|h| !h.is_empty()));
+    assert_eq!(str_at(e, "[@metadata][path]"), Some(s(&log)));
+    assert!(
+        str_at(e, "path").is_none(),
+        "ECS mode has no top-level path"
+    );
 
     append(&log, "three\nfour wi");
     assert_eq!(input.lines(1), ["three"]);
@@ -243,10 +105,10 @@ fn legacy_fields_and_decoration_without_ecs() {
         s(&log)
     ));
     let e = &input.events(1)[0];
-    assert_eq!(field(e, "path"), Some(s(&log)));
-    assert!(field(e, "host").is_some());
-    assert_eq!(field(e, "type"), Some("syslog"));
-    assert_eq!(field(e, "from"), Some(s(&log)), "add_field sees the path");
+    assert_eq!(str_at(e, "path"), Some(s(&log)));
+    assert!(str_at(e, "host").is_some());
+    assert_eq!(str_at(e, "type"), Some("syslog"));
+    assert_eq!(str_at(e, "from"), Some(s(&log)), "add_field sees the path");
     input.stop();
 }
 
@@ -542,15 +404,7 @@ fn a_multiline_event_is_released_after_auto_flush_interval_while_tailing() {
             "2024-05-01 10:00:01 INFO ok"
         ]
     );
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(150),
-        "the last one waits for the interval"
-    );
-    assert!(
-        waited < Duration::from_secs(2),
-        "not for the stat_interval: {waited:?}"
-    );
+    assert_on_time(started, Duration::from_millis(200));
     input.stop();
 }
 
@@ -696,31 +550,10 @@ fn the_default_sincedb_lives_under_sincedb_dir() {
     fs::write(&log, "x\n").unwrap();
     let db_dir_text = s(&db_dir).to_string();
     let env = move |name: &str| (name == "SINCEDB_DIR").then(|| db_dir_text.clone());
-    let config = format!(
-        r#"input {{ file {{ path => "{}" start_position => beginning {FAST} }} }}"#,
-        s(&log)
-    );
-    let mut plan = common::plan_of(&config, &env);
-    let input = plan.inputs.remove(0);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = async_channel::bounded(4);
-    let shutdown = Shutdown::new();
-    let task = rt.spawn(
-        input
-            .input
-            .run(InputContext::new(tx).with_shutdown(shutdown.clone())),
-    );
-    let batch = rt
-        .block_on(async { tokio::time::timeout(PATIENCE, rx.recv()).await })
-        .unwrap()
-        .unwrap();
-    drop(batch);
-    shutdown.request();
-    rt.block_on(task).unwrap().unwrap();
-    drop(rx);
+    let options = format!(r#"path => "{}" start_position => beginning"#, s(&log));
+    let input = Running::config(&input_config("file", &options, FAST), &env, 125, 4);
+    drop(input.next_batch(PATIENCE).expect("the line arrives"));
+    input.stop();
     let names: Vec<String> = fs::read_dir(&db_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -17,25 +17,27 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::input::{Running, PATIENCE};
+use pki::{Identity, Pki};
 use sluice::event::{Batch, Event, Timestamp, Value};
 use sluice::inputs::forward::{ForwardInput, ForwardOptions, ForwardStats};
 use sluice::inputs::tcp::tls::ClientAuthentication;
-use sluice::inputs::{Input, InputContext, InputError, Shutdown};
 
-use pki::{Identity, Pki};
-
-/// How long a test waits for something that should happen well within it.
-const PATIENCE: Duration = Duration::from_secs(10);
 const BASE: i64 = 1_700_000_000;
 
-/// A running input and what it sends.
+/// A running input, the address it listens on and its counters.
 struct Server {
     addr: SocketAddr,
-    rx: async_channel::Receiver<Batch>,
-    shutdown: Shutdown,
     stats: Arc<ForwardStats>,
-    task: tokio::task::JoinHandle<Result<(), InputError>>,
-    rt: tokio::runtime::Runtime,
+    input: Running,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.input
+    }
 }
 
 fn start(options: ForwardOptions) -> Server {
@@ -54,80 +56,22 @@ fn start_with_queue(options: ForwardOptions, queue: usize) -> Server {
 }
 
 fn start_bound(input: ForwardInput, addr: SocketAddr, queue: usize) -> Server {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = async_channel::bounded(queue);
-    let shutdown = Shutdown::new();
-    let ctx = InputContext::new(tx).with_shutdown(shutdown.clone());
     let stats = input.stats();
-    let task = rt.spawn(Box::new(input).run(ctx));
     Server {
         addr,
-        rx,
-        shutdown,
         stats,
-        task,
-        rt,
+        input: Running::spawn(Box::new(input), queue, |ctx| ctx),
     }
 }
 
 impl Server {
-    fn next_batch(&self, wait: Duration) -> Option<Batch> {
-        self.rt
-            .block_on(async { tokio::time::timeout(wait, self.rx.recv()).await })
-            .ok()
-            .and_then(Result::ok)
-    }
-
-    /// Exactly `n` events (fails on fewer within [`PATIENCE`]).
-    fn events(&self, n: usize) -> Vec<Event> {
-        self.batches(n)
-            .into_iter()
-            .flat_map(|mut b| std::mem::take(&mut b.events))
-            .collect()
-    }
-
-    /// The batches holding the next `n` events.
-    fn batches(&self, n: usize) -> Vec<Batch> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut batches = Vec::new();
-        let mut got = 0;
-        while got < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(batch) = self.next_batch(left) else {
-                panic!("{got} of {n} events arrived");
-            };
-            got += batch.len();
-            batches.push(batch);
-        }
-        assert_eq!(got, n, "more events than expected");
-        batches
-    }
-
-    fn nothing_more(&self, wait: Duration) {
-        if let Some(batch) = self.next_batch(wait) {
-            panic!("unexpected events: {:?}", batch.events);
-        }
-    }
-
     fn count(&self, counter: fn(&ForwardStats) -> &std::sync::atomic::AtomicU64) -> u64 {
         ForwardStats::get(counter(&self.stats))
     }
 
     /// Requests shutdown; the input must return within a second.
     fn stop(self) -> async_channel::Receiver<Batch> {
-        let asked = Instant::now();
-        self.shutdown.request();
-        let result = self
-            .rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(1), self.task).await })
-            .expect("the input did not stop within a second after shutdown");
-        result.unwrap().unwrap();
-        assert!(asked.elapsed() < Duration::from_secs(1));
-        self.rx
+        self.input.stop_within(Duration::from_secs(1))
     }
 }
 
@@ -663,7 +607,7 @@ fn malformed_input_closes_only_its_own_connection() {
     good.read_exact(&mut ack).unwrap();
     assert_eq!(&ack, b"\x81\xa3ack\xa1g");
     assert_eq!(text(&server.events(1)[0], "message"), "after");
-    server.nothing_more(Duration::from_millis(100));
+    server.nothing_within(Duration::from_millis(100));
     server.stop();
 }
 
@@ -782,7 +726,7 @@ fn tls_connections() {
     let mut plain = connect(server.addr);
     plain.write_all(&message("plain", "no", None)).unwrap();
     read_until_closed(&mut plain);
-    server.nothing_more(Duration::from_millis(100));
+    server.nothing_within(Duration::from_millis(100));
     server.stop();
 }
 
@@ -884,7 +828,7 @@ fn tls_client_certificates_required_and_optional() {
         }
         send_acked(&pki, port, Identity::Client, "certified");
         assert_eq!(text(&server.events(1)[0], "message"), "certified");
-        server.nothing_more(Duration::from_millis(100));
+        server.nothing_within(Duration::from_millis(100));
         let deadline = Instant::now() + PATIENCE;
         while server.count(|s| &s.tls_failures) < refused {
             assert!(Instant::now() < deadline, "{auth:?}: failures not counted");

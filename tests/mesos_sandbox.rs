@@ -9,112 +9,19 @@
 mod common;
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sluice::event::{Batch, Event, Value};
-use sluice::inputs::{InputContext, InputError, Shutdown};
+use common::input::{
+    append, assert_on_time, input_config, messages, str_at, Running, FAST_TAILING,
+};
+use sluice::event::{Event, Value};
 
-const PATIENCE: Duration = Duration::from_secs(10);
-const QUIET: Duration = Duration::from_millis(300);
-const FAST: &str =
-    r#"stat_interval => "20 ms" discover_interval => 1 sincedb_write_interval => "20 ms""#;
-
-struct Running {
-    rx: async_channel::Receiver<Batch>,
-    shutdown: Shutdown,
-    task: tokio::task::JoinHandle<Result<(), InputError>>,
-    rt: tokio::runtime::Runtime,
-}
-
+/// Runs `input { mesos_sandbox { OPTIONS } }`, polling fast unless OPTIONS say otherwise.
 fn start(options: &str) -> Running {
-    let config = format!("input {{ mesos_sandbox {{ {options} {FAST} }} }}");
-    let mut plan = common::plan_of(&config, &common::no_env);
-    let input = plan.inputs.remove(0);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = async_channel::bounded(64);
-    let shutdown = Shutdown::new();
-    let ctx = InputContext::new(tx)
-        .with_decoration(input.decoration)
-        .with_batch_size(50)
-        .with_shutdown(shutdown.clone());
-    let task = rt.spawn(input.input.run(ctx));
-    Running {
-        rx,
-        shutdown,
-        task,
-        rt,
-    }
-}
-
-impl Running {
-    fn next_batch(&self, wait: Duration) -> Option<Batch> {
-        self.rt
-            .block_on(async { tokio::time::timeout(wait, self.rx.recv()).await })
-            .ok()
-            .and_then(Result::ok)
-    }
-
-    fn events(&self, n: usize) -> Vec<Event> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut events = Vec::new();
-        while events.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(mut batch) = self.next_batch(left) else {
-                panic!(
-                    "{} of {n} events arrived: {:?}",
-                    events.len(),
-                    messages(&events)
-                );
-            };
-            events.append(&mut batch.events);
-        }
-        assert_eq!(events.len(), n, "too many: {:?}", messages(&events));
-        events
-    }
-
-    fn nothing_more(&self) {
-        if let Some(batch) = self.next_batch(QUIET) {
-            panic!("unexpected events: {:?}", messages(&batch.events));
-        }
-    }
-
-    fn stop(self) -> Vec<Event> {
-        self.shutdown.request();
-        let mut rest = Vec::new();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the input did not stop");
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, self.rx.recv()).await })
-            {
-                Ok(Ok(mut batch)) => rest.append(&mut batch.events),
-                Ok(Err(_)) => break,
-                Err(_) => panic!("the input did not stop"),
-            }
-        }
-        self.rt.block_on(self.task).unwrap().unwrap();
-        rest
-    }
-}
-
-fn messages(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e.message().unwrap_or("<none>").to_string())
-        .collect()
-}
-
-fn str_at<'e>(e: &'e Event, path: &str) -> Option<&'e str> {
-    common::get(e, path).and_then(Value::as_str)
+    let config = input_config("mesos_sandbox", options, FAST_TAILING);
+    Running::config(&config, &common::no_env, 50, 64)
 }
 
 /// A Mesos agent work folder.
@@ -169,15 +76,6 @@ impl WorkDir {
         std::os::unix::fs::symlink(&dir, latest).unwrap();
         dir
     }
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 fn lines(prefix: &str, range: std::ops::Range<usize>) -> String {
@@ -333,6 +231,41 @@ fn multiline_joins_lines_per_file() {
         .unwrap();
     assert_eq!(str_at(joined, "MESOS_TASK_ID"), Some("svc.b"));
     assert_eq!(common::tags(joined), ["multiline"]);
+    run.stop();
+}
+
+#[test]
+fn a_multiline_event_is_released_after_auto_flush_interval_between_slow_rounds() {
+    let w = WorkDir::new();
+    let r = w.run("svc.slow", "rs");
+    append(&r.join("stdout"), "Error S\n  at S.f\n");
+    // A slow stat_interval: the flush is due sooner, and the watcher wakes up for it.
+    let options = format!(
+        r#"{} stat_interval => 3
+           codec => multiline {{ pattern => "^\s" what => "previous" auto_flush_interval => 0.2 }}"#,
+        w.options()
+    );
+    let started = Instant::now();
+    let run = start(&options);
+    assert_eq!(run.lines(1), ["Error S\n  at S.f"]);
+    assert_on_time(started, Duration::from_millis(200));
+    run.stop();
+}
+
+#[test]
+fn a_line_oriented_codec_takes_each_file_line_as_one_line() {
+    let w = WorkDir::new();
+    let r = w.run("svc.json", "rj");
+    append(&r.join("stdout"), "{\"n\":1}\n{\"n\":2}\n");
+    let run = start(&format!("{} codec => json_lines", w.options()));
+    let events = run.events(2);
+    let numbers: Vec<_> = events
+        .iter()
+        .map(|e| common::get(e, "n").cloned())
+        .collect();
+    assert_eq!(numbers, [Some(Value::Int(1)), Some(Value::Int(2))]);
+    assert_eq!(str_at(&events[0], "MESOS_TASK_ID"), Some("svc.json"));
+    run.nothing_more();
     run.stop();
 }
 

@@ -42,13 +42,15 @@
 //! Defaults that differ from the file input's: `discover_interval` 5.
 //!
 //! Layout: `jsonfile` (reading one line, fast), `container` (`config.v2.json`), `sink` (lines
-//! to events: [`sink::DockerSink`]), `tailing` (what this input shares with `mesos_sandbox`:
-//! tailing options, [`tailing::Outbox`], [`tailing::HostField`]).
+//! to events: [`sink::DockerSink`]). What it shares with the file input and `mesos_sandbox`
+//! (tailing options, sincedb, reader thread, batches, `host`) is in
+//! [`file::tailing`](crate::inputs::file::tailing) and [`file::sink`](crate::inputs::file::sink).
+//!
+//! [`Watcher`]: crate::inputs::file::watch::Watcher
 
 pub mod container;
 pub mod jsonfile;
 pub mod sink;
-pub mod tailing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,14 +59,14 @@ use crate::codecs::Codec;
 use crate::config::options::EcsCompatibility;
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::Text;
-use crate::inputs::file::checkpoint::Checkpoints;
-use crate::inputs::file::sincedb::Sincedb;
-use crate::inputs::file::watch::{WatchConfig, Watcher};
+use crate::inputs::file::tailing::{
+    self, HostField, StartOption, TailDefaults, TailOptions, Tailing,
+};
+use crate::inputs::file::watch::WatchConfig;
 
 use super::{Input, InputContext, InputError};
 use container::FieldSpec;
 use sink::{DockerSink, Settings};
-use tailing::{HostField, StartOption, TailDefaults, TailOptions};
 
 /// Docker's default container folder.
 pub const DEFAULT_PATH: &str = "/var/lib/docker/containers";
@@ -140,21 +142,13 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>,
         .path
         .clone()
         .unwrap_or_else(|| DEFAULT_PATH.to_string());
-    if !std::path::Path::new(&root).is_absolute() {
-        return Err(tailing::error(args, "path", "must be an absolute folder"));
-    }
-    if root.contains(['*', '?', '[', '{']) {
-        return Err(tailing::error(args, "path", "must be a folder, not a glob"));
-    }
+    tailing::check_folder(args, "path", &root)?;
     let tail = options.tail();
     let config = tailing::watch_config(args, globs(&root, options.read_rotated), &tail, &DEFAULTS)?;
-    let sincedb = tailing::open_sincedb(args, &tail, &root)?;
-    let clean_after = tailing::clean_after(args, &tail)?;
-    let settings = settings(args, &options, &config)?;
+    let tailing = Tailing::open(args, config, &tail, &root)?;
+    let settings = settings(args, &options, tailing.config())?;
     Ok(Box::new(DockerLogsInput {
-        config,
-        sincedb,
-        clean_after,
+        tailing,
         codec,
         settings,
     }))
@@ -200,9 +194,7 @@ fn settings(args: &PluginArgs, o: &Options, config: &WatchConfig) -> Result<Sett
 
 /// The `docker_logs` input.
 pub struct DockerLogsInput {
-    config: WatchConfig,
-    sincedb: Sincedb,
-    clean_after: Duration,
+    tailing: Tailing,
     codec: Arc<dyn Codec>,
     settings: Settings,
 }
@@ -210,26 +202,15 @@ pub struct DockerLogsInput {
 #[async_trait::async_trait]
 impl Input for DockerLogsInput {
     async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("sluice-docker".into())
-            .spawn(move || {
-                let _ = done_tx.send(self.read(&ctx));
-            })?;
-        done_rx.await.unwrap_or_else(|_| {
-            Err(InputError::Other(
-                "the docker_logs reader thread panicked".into(),
-            ))
-        })
+        tailing::read_on_thread("sluice-docker", "docker_logs", move || self.read(&ctx)).await
     }
 }
 
 impl DockerLogsInput {
     /// Reads on this thread until shutdown (blocking while the queue is full).
     fn read(self, ctx: &InputContext) -> Result<(), InputError> {
-        let checkpoints = Checkpoints::new(self.sincedb, Some(self.clean_after));
-        let mut watcher = Watcher::new(self.config, checkpoints.clone())
-            .map_err(|e| InputError::Other(e.to_string()))?;
+        let mut watcher = self.tailing.watcher()?;
+        let checkpoints = watcher.checkpoints().clone();
         let mut sink = DockerSink::new(ctx, self.codec.as_ref(), &self.settings, checkpoints);
         let result = watcher.run(&mut sink, ctx.shutdown());
         let finished = match result {

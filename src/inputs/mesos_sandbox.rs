@@ -23,16 +23,21 @@
 //!
 //! Options: `work_dir` (required), `ecs_compatibility`, and the file input's tailing options
 //! with its meanings: `start_position` ("end"), `sincedb_path` (default: `.sincedb_<md5 of
-//! work_dir>` in `$SINCEDB_DIR` or `data/plugins/inputs/mesos_sandbox`), `sincedb_write_interval`,
-//! `sincedb_clean_after`, `stat_interval`, `discover_interval` (5 here), `close_older` (5
-//! minutes here), `ignore_older`, `max_open_files`, `file_chunk_size`. Delivery is
-//! at-least-once, as for the file input: the sincedb advances over delivered batches only.
+//! work_dir>` in `$SINCEDB_DIR` or `data/plugins/inputs/mesos_sandbox`),
+//! `sincedb_write_interval`, `sincedb_clean_after`, `stat_interval`, `discover_interval` (5
+//! here), `close_older` (5 minutes here), `ignore_older`, `max_open_files`, `file_chunk_size`.
+//! Delivery is at-least-once, as for the file input: the sincedb advances over delivered
+//! batches only.
 //!
 //! Not handled: nested containers' own sandboxes (`runs/<id>/containers/<id>/`) unless reached
 //! through a `tasks/<id>` folder or link; files rotated by the `LogrotateContainerLogger`
 //! (`stdout.1`, ...) other than by following the open file through the rename.
 //!
-//! Layout: `layout` (globs; path → fields), `sink` ([`sink::MesosSink`]: lines to events).
+//! Layout: `layout` (globs; path → fields), `sink` ([`sink::TaskFields`]: what events get, the
+//! hook of the file input's [`EventSink`](crate::inputs::file::sink::EventSink), which decodes
+//! the lines; the input is a [`TailInput`] of it).
+//!
+//! [`Watcher`]: crate::inputs::file::watch::Watcher
 
 pub mod layout;
 pub mod sink;
@@ -43,15 +48,13 @@ use std::time::Duration;
 use crate::codecs::Codec;
 use crate::config::options::EcsCompatibility;
 use crate::config::{Diagnostics, PluginArgs};
-use crate::inputs::docker_logs::tailing::{
-    self, HostField, StartOption, TailDefaults, TailOptions,
+use crate::inputs::file::sink::TailInput;
+use crate::inputs::file::tailing::{
+    self, HostField, StartOption, TailDefaults, TailOptions, Tailing,
 };
-use crate::inputs::file::checkpoint::Checkpoints;
-use crate::inputs::file::sincedb::Sincedb;
-use crate::inputs::file::watch::{WatchConfig, Watcher};
 
-use super::{Input, InputContext, InputError};
-use sink::MesosSink;
+use super::Input;
+use sink::TaskFields;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,69 +110,19 @@ const DEFAULTS: TailDefaults = TailDefaults {
 pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>, Diagnostics> {
     let options: Options = args.options()?;
     let work_dir = &options.work_dir;
-    if !std::path::Path::new(work_dir).is_absolute() {
-        return Err(tailing::error(
-            args,
-            "work_dir",
-            "must be an absolute folder",
-        ));
-    }
-    if work_dir.contains(['*', '?', '[', '{']) {
-        return Err(tailing::error(
-            args,
-            "work_dir",
-            "must be a folder, not a glob",
-        ));
-    }
+    tailing::check_folder(args, "work_dir", work_dir)?;
     let tail = options.tail();
     let config = tailing::watch_config(args, layout::globs(work_dir), &tail, &DEFAULTS)?;
-    let sincedb = tailing::open_sincedb(args, &tail, work_dir)?;
-    let clean_after = tailing::clean_after(args, &tail)?;
+    let tailing = Tailing::open(args, config, &tail, work_dir)?;
     let ecs = options
         .ecs_compatibility
         .unwrap_or_else(|| args.ecs_compatibility());
-    Ok(Box::new(MesosSandboxInput {
-        config,
-        sincedb,
-        clean_after,
+    let fields = TaskFields::new(HostField::new(ecs));
+    Ok(Box::new(TailInput::new(
+        "mesos_sandbox",
+        "sluice-mesos",
+        tailing,
         codec,
-        host: HostField::new(ecs),
-    }))
-}
-
-/// The `mesos_sandbox` input.
-pub struct MesosSandboxInput {
-    config: WatchConfig,
-    sincedb: Sincedb,
-    clean_after: Duration,
-    codec: Arc<dyn Codec>,
-    host: HostField,
-}
-
-#[async_trait::async_trait]
-impl Input for MesosSandboxInput {
-    async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("sluice-mesos".into())
-            .spawn(move || {
-                let _ = done_tx.send(self.read(&ctx));
-            })?;
-        done_rx.await.unwrap_or_else(|_| {
-            Err(InputError::Other(
-                "the mesos_sandbox reader thread panicked".into(),
-            ))
-        })
-    }
-}
-
-impl MesosSandboxInput {
-    /// Reads on this thread until shutdown (blocking while the queue is full).
-    fn read(self, ctx: &InputContext) -> Result<(), InputError> {
-        let checkpoints = Checkpoints::new(self.sincedb, Some(self.clean_after));
-        let mut watcher = Watcher::new(self.config, checkpoints.clone())
-            .map_err(|e| InputError::Other(e.to_string()))?;
-        let mut sink = MesosSink::new(ctx, self.codec.as_ref(), &self.host, checkpoints);
-        watcher.run(&mut sink, ctx.shutdown())
-    }
+        fields,
+    )))
 }

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+pub mod input;
+
 use sluice::config::options::EnvLookup;
 use sluice::config::{parse, ParseOptions, SourceMap};
 use sluice::plan::{self, Plan};

@@ -11,7 +11,7 @@
 //!
 //! `time` is RFC 3339 with up to nine fraction digits, in UTC (Docker writes `Z`). Consecutive
 //! lines usually fall in the same second, so the date-and-time part of the last one parsed is
-//! cached and only the fraction is read for the next ([`TimeCache`]).
+//! cached and only the fraction is read for the next (`TimeCache`).
 
 use std::ops::Range;
 

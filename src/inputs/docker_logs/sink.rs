@@ -30,12 +30,13 @@ use crate::event::{Event, Text, Timestamp, Value};
 use crate::inputs::file::checkpoint::Checkpoints;
 use crate::inputs::file::reader::{Line, MAX_LINE_BYTES};
 use crate::inputs::file::sincedb::FileId;
+use crate::inputs::file::sink::Outbox;
+use crate::inputs::file::tailing::HostField;
 use crate::inputs::file::watch::{FileRef, TailSink};
 use crate::inputs::{InputContext, InputError};
 
 use super::container::{self, attrs_values, ContainerInfo, FieldSpec, Signature};
 use super::jsonfile::{Entry, LineParser, StreamName};
-use super::tailing::{HostField, Outbox};
 
 /// The tag of an event made from a line that is not json-file JSON (its raw text).
 pub const PARSE_FAILURE_TAG: &str = "_dockerlogparsefailure";
@@ -116,6 +117,10 @@ impl<T> Slab<T> {
         (0..self.items.len())
             .filter(|&i| self.items[i].is_some())
             .collect()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().flatten()
     }
 }
 
@@ -915,6 +920,32 @@ impl TailSink for DockerSink<'_> {
         }
         self.retire_closed();
         Ok(())
+    }
+
+    /// The nearest of the deadlines [`TailSink::tick`] acts on: a configuration's wait, a
+    /// split line's `partial_timeout`, a quiet stream's idle flush.
+    fn tick_within(&self) -> Option<Duration> {
+        let settings = self.settings;
+        let left = |limit: Duration, since: Instant| limit.saturating_sub(since.elapsed());
+        let mut due: Option<Duration> = None;
+        let mut add = |d: Duration| due = Some(due.map_or(d, |due| due.min(d)));
+        for c in self.containers.iter() {
+            if let ConfigState::Waiting { since } = c.state {
+                add(left(settings.config_wait, since));
+            }
+            for s in &c.streams {
+                if let Some(p) = &s.partial {
+                    add(left(settings.partial_timeout, p.since));
+                }
+                // As `flush_idle_streams` picks them (a stream with no file is never flushed).
+                if let Some(idle) = self.idle {
+                    if s.held && !s.fresh && s.last_file.is_some() {
+                        add(left(idle, s.last_data));
+                    }
+                }
+            }
+        }
+        due
     }
 
     fn tick(&mut self) -> Result<(), InputError> {
