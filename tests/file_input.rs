@@ -592,3 +592,34 @@ fn line_oriented_codecs_take_each_file_line_as_one_line() {
     lines.nothing_more();
     assert!(lines.stop().is_empty());
 }
+
+#[test]
+fn the_default_sincedb_lives_under_path_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    fs::write(dir.path().join("a.log"), "one\n").unwrap();
+    let text = format!(
+        r#"input {{ file {{ path => "{}/*.log" start_position => "beginning" }} }}"#,
+        s(dir.path())
+    );
+    let sources = sluice::config::SourceMap::single("t.conf", &text);
+    let ast = sluice::config::parse(&sources, Default::default()).unwrap();
+    let settings = sluice::plan::BuildSettings {
+        data_path: Some(data.clone()),
+        ..Default::default()
+    };
+    let mut plan = sluice::plan::build_with(&ast, &common::no_env, settings)
+        .unwrap_or_else(|d| panic!("{}", d.render(&sources)));
+    let input = common::input::Running::spawn(plan.inputs.remove(0).input, 64, |ctx| ctx);
+    assert_eq!(input.lines(1), ["one"]);
+    input.stop();
+    let folder = data.join("plugins/inputs/file");
+    let written: Vec<_> = fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        written.iter().any(|n| n.starts_with(".sincedb_")),
+        "{written:?}"
+    );
+}

@@ -23,7 +23,7 @@
 //!
 //! Options: `work_dir` (required), `ecs_compatibility`, and the file input's tailing options
 //! with its meanings: `start_position` ("end"), `sincedb_path` (default: `.sincedb_<md5 of
-//! work_dir>` in `$SINCEDB_DIR` or `data/plugins/inputs/mesos_sandbox`),
+//! work_dir>` in `$SINCEDB_DIR` or `<path.data>/plugins/inputs/mesos_sandbox`),
 //! `sincedb_write_interval`, `sincedb_clean_after`, `stat_interval`, `discover_interval` (5
 //! here), `close_older` (5 minutes here), `ignore_older`, `max_open_files`, `file_chunk_size`.
 //! Delivery is at-least-once, as for the file input: the sincedb advances over delivered

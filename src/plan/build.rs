@@ -84,7 +84,9 @@ impl<'e> Builder<'e> {
     where
         'e: 'p,
     {
-        PluginArgs::new(plugin, self.env).with_ecs_compatibility(self.settings.ecs_compatibility)
+        PluginArgs::new(plugin, self.env)
+            .with_ecs_compatibility(self.settings.ecs_compatibility)
+            .with_data_path(self.settings.data_path.clone())
     }
 
     /// Keeps a result's value, or records its problems and returns `None`.
@@ -275,8 +277,7 @@ impl<'e> Builder<'e> {
         );
         let args = args
             .with_plugin_id(&id)
-            .with_dead_letter_queue(self.settings.dead_letter_queue.clone())
-            .with_data_path(self.settings.data_path.clone());
+            .with_dead_letter_queue(self.settings.dead_letter_queue.clone());
         let output = self.keep((spec.build)(&args, codec?));
         Some(OutputPlan {
             name: spec.name.to_string(),
