@@ -14,7 +14,7 @@
 //!   run of median wall time of `--repeats` (3). After each elasticsearch run the stand-in's
 //!   count must equal N, or the bench fails.
 //! - **Latency.** Lines `SEQ SENT_NANOS` are written to `sluice run -w 1` at a fixed rate
-//!   (paced as in `benches/latency.rs`) for 3 s, through `stdin -> elasticsearch` with default
+//!   (paced by the writer `benches/latency.rs` uses too) for 3 s, through `stdin -> elasticsearch` with default
 //!   output options; the stand-in's `_bulk` tap ([`StandIn::tap_bulk`]) says when each request
 //!   was answered. An event's latency is that moment minus its send time: arrival on stdin to
 //!   bulk acknowledgement. Prints p50/p90/p99/p99.9/max and the share under 100 ms per rate, and
@@ -29,14 +29,18 @@
 //! lines into the stand-in with -w 1 and one slow latency stream of 1,000 events, failing on any
 //! event lost or duplicated.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use sluice::standin::elasticsearch::{BulkSeen, Config, StandIn};
+use support::{own_cpu, LatencyReport, Proc, ALL_PERCENTILES};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -46,16 +50,12 @@ const FILTERS: &str = r#"filter {
   grok { match => { "message" => "%{COMBINEDAPACHELOG}" } }
   date { match => [ "timestamp", "dd/MMM/yyyy:HH:mm:ss Z" ] }
 }"#;
-/// How often the paced writer wakes up to write the lines that have come due.
-const TICK: Duration = Duration::from_millis(1);
 /// How often a running sluice's state is polled; bounds the error on its wall time.
 const POLL: Duration = Duration::from_millis(2);
 /// Peak RSS is read every this many polls (reading `status` costs more than `stat`).
 const RSS_EVERY: u32 = 10;
 /// A run that takes longer than this is stuck: kill it and fail.
 const DEADLINE: Duration = Duration::from_secs(600);
-/// `USER_HZ`: the unit of `/proc/PID/stat` times, 100 on every Linux architecture in use.
-const CLOCK_TICKS_PER_S: u64 = 100;
 
 fn main() {
     let args = Args::parse(std::env::args().skip(1));
@@ -131,7 +131,7 @@ fn smoke(es: &EsRuntime, start: Instant) {
     let row = throughput_run(es, Pipeline::ES, 1, &input, lines);
     println!("smoke throughput: {}", row.line());
     let report = measure_latency(es, start, 2_000, Duration::from_millis(500));
-    println!("smoke latency: {}", report.line());
+    println!("smoke latency: {}", report.line(ALL_PERCENTILES));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,36 +187,25 @@ struct Usage {
     peak_rss_kb: u64,
 }
 
-fn spawn_sluice(config: &str, workers: u32, stdin: Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["run", "-w", &workers.to_string(), "--log.level", "error"])
-        .args(["-e", config])
-        .stdin(stdin)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start sluice")
-}
-
 /// Waits for `child` to exit, polling its CPU time and peak RSS; fails unless it succeeded.
 /// The times are read once it is a zombie: exited, every thread's time summed, not yet reaped.
 fn wait_measured(mut child: Child, started: Instant) -> Usage {
-    let stat = format!("/proc/{}/stat", child.id());
-    let status = format!("/proc/{}/status", child.id());
+    let proc = Proc::of(child.id());
     let mut usage = Usage {
         wall: Duration::ZERO,
         cpu: Duration::ZERO,
         peak_rss_kb: 0,
     };
     for poll in 0u32.. {
-        let Some((state, ticks)) = read_stat(&stat) else {
+        let Some((state, cpu)) = proc.stat() else {
             break;
         };
-        usage.cpu = Duration::from_millis(ticks * 1000 / CLOCK_TICKS_PER_S);
+        usage.cpu = cpu;
         if state == 'Z' || state == 'X' {
             break;
         }
         if poll % RSS_EVERY == 0 {
-            let rss = read_peak_rss_kb(&status).unwrap_or(0);
+            let rss = proc.peak_rss_kb().unwrap_or(0);
             usage.peak_rss_kb = usage.peak_rss_kb.max(rss);
         }
         if started.elapsed() > DEADLINE {
@@ -230,31 +219,6 @@ fn wait_measured(mut child: Child, started: Instant) -> Usage {
     let exit = child.wait().expect("wait for sluice");
     assert!(exit.success(), "sluice exited with {exit}");
     usage
-}
-
-/// The state letter and utime + stime (clock ticks) from `/proc/PID/stat`.
-fn read_stat(path: &str) -> Option<(char, u64)> {
-    let text = fs::read_to_string(path).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    let mut fields = text.get(text.rfind(')')? + 1..)?.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // Fields 14 and 15 of the man page: 11 and 12 after the state.
-    let mut rest = fields.skip(10);
-    let utime: u64 = rest.next()?.parse().ok()?;
-    let stime: u64 = rest.next()?.parse().ok()?;
-    Some((state, utime + stime))
-}
-
-fn read_peak_rss_kb(path: &str) -> Option<u64> {
-    let text = fs::read_to_string(path).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// CPU time of this process so far (all threads), or zero where /proc cannot say.
-fn own_cpu() -> Duration {
-    let ticks = read_stat("/proc/self/stat").map_or(0, |(_, t)| t);
-    Duration::from_millis(ticks * 1000 / CLOCK_TICKS_PER_S)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,10 +242,7 @@ fn input_file(lines: u64) -> PathBuf {
     // Written aside and renamed, so a concurrent run never reads half a file.
     let partial = path.with_extension(format!("partial.{}", std::process::id()));
     let mut out = BufWriter::with_capacity(1 << 20, File::create(&partial).expect("create"));
-    for line in corpus_lines.iter().cycle().take(lines as usize) {
-        out.write_all(line).expect("write the input file");
-        out.write_all(b"\n").expect("write the input file");
-    }
+    support::write_repeated(&mut out, &corpus_lines, lines as usize).expect("write the input file");
     out.into_inner().expect("flush the input file");
     fs::rename(&partial, &path).expect("rename the input file");
     path
@@ -325,7 +286,7 @@ impl Pipeline {
 /// One throughput measurement.
 struct Row {
     pipeline: Pipeline,
-    workers: u32,
+    workers: usize,
     lines: u64,
     usage: Usage,
     /// CPU this process spent during the run: the stand-in, for elasticsearch pipelines.
@@ -392,7 +353,7 @@ fn throughput(es: &EsRuntime, lines: u64, repeats: usize) {
 fn throughput_run(
     es: &EsRuntime,
     pipeline: Pipeline,
-    workers: u32,
+    workers: usize,
     input: &Path,
     lines: u64,
 ) -> Row {
@@ -405,7 +366,7 @@ fn throughput_run(
     let file = File::open(input).expect("open the input file");
     let cpu_before = own_cpu();
     let started = Instant::now();
-    let child = spawn_sluice(&config, workers, Stdio::from(file));
+    let child = support::spawn_sluice(&config, workers, Stdio::from(file), Stdio::null());
     let usage = wait_measured(child, started);
     let own = own_cpu().saturating_sub(cpu_before);
     let mut bulks = 0;
@@ -443,12 +404,7 @@ fn check_filters(input: &Path) {
         .map_or(data.len(), |i| i + 1);
     let config =
         format!("input {{ stdin {{}} }}\n{FILTERS}\noutput {{ stdout {{ codec => json_lines }} }}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["run", "-w", "1", "--log.level", "error", "-e", &config])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start sluice");
+    let mut child = support::spawn_sluice(&config, 1, Stdio::piped(), Stdio::piped());
     let mut stdin = child.stdin.take().expect("piped stdin");
     let sample = data[..end].to_vec();
     let writer = thread::spawn(move || stdin.write_all(&sample));
@@ -470,89 +426,31 @@ fn check_filters(input: &Path) {
 
 fn latency(es: &EsRuntime, start: Instant, rates: &[u64]) {
     println!("latency: stdin arrival -> bulk answered, stdin -> elasticsearch, -w 1");
-    println!(
-        "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-        "events/s", "events", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "<100ms"
-    );
+    println!("{}", LatencyReport::header(ALL_PERCENTILES));
     for &rate in rates {
-        println!(
-            "{}",
-            measure_latency(es, start, rate, Duration::from_secs(3)).line()
-        );
-    }
-}
-
-/// Latencies of one run.
-struct Report {
-    rate: u64,
-    /// Nanoseconds, sorted.
-    latencies: Vec<u64>,
-}
-
-impl Report {
-    fn percentile_ms(&self, p: f64) -> f64 {
-        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[i] as f64 / 1e6
-    }
-
-    fn under_100ms(&self) -> f64 {
-        let fast = self.latencies.partition_point(|&l| l < 100_000_000);
-        100.0 * fast as f64 / self.latencies.len() as f64
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{:>10} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7.1}%",
-            self.rate,
-            self.latencies.len(),
-            self.percentile_ms(0.5),
-            self.percentile_ms(0.9),
-            self.percentile_ms(0.99),
-            self.percentile_ms(0.999),
-            self.percentile_ms(1.0),
-            self.under_100ms()
-        )
+        let report = measure_latency(es, start, rate, Duration::from_secs(3));
+        println!("{}", report.line(ALL_PERCENTILES));
     }
 }
 
 /// Streams `rate` lines a second for `duration` through a fresh sluice into a fresh stand-in
 /// and times each line from its writing to its bulk request's answer.
-fn measure_latency(es: &EsRuntime, start: Instant, rate: u64, duration: Duration) -> Report {
+fn measure_latency(es: &EsRuntime, start: Instant, rate: u64, duration: Duration) -> LatencyReport {
     let standin = es.start();
     let mut tap = standin.tap_bulk();
     let total = rate * duration.as_millis() as u64 / 1000;
-    let mut child = spawn_sluice(&es_config(&standin, ""), 1, Stdio::piped());
+    let config = es_config(&standin, "");
+    let mut child = support::spawn_sluice(&config, 1, Stdio::piped(), Stdio::null());
     let stdin = child.stdin.take().expect("piped stdin");
     let started = Instant::now();
-    let writer = thread::spawn(move || write_paced(stdin, start, rate, total));
+    // Dropping stdin once written closes it: sluice drains and exits.
+    let writer = thread::spawn(move || drop(support::write_paced(stdin, start, rate, total, "")));
     // The answer to every request is reported before it is sent, so once sluice has exited
     // (every event acknowledged) the tap holds them all.
     wait_measured(child, started);
     writer.join().expect("writer thread");
     es.stop(standin);
-    let mut latencies = latencies(&mut tap, start, total);
-    latencies.sort_unstable();
-    Report { rate, latencies }
-}
-
-/// Writes `total` lines `SEQ SENT_NANOS`, as many each tick as have come due at `rate`.
-fn write_paced(stdin: ChildStdin, start: Instant, rate: u64, total: u64) {
-    let mut out = BufWriter::with_capacity(1 << 20, stdin);
-    let mut seq = 0;
-    let begun = start.elapsed();
-    while seq < total {
-        let elapsed = start.elapsed();
-        let due =
-            ((elapsed - begun).as_nanos() * rate as u128 / 1_000_000_000).min(total as u128) as u64;
-        let now = elapsed.as_nanos() as u64;
-        while seq < due {
-            writeln!(out, "{seq} {now}").expect("write to sluice");
-            seq += 1;
-        }
-        out.flush().expect("flush to sluice");
-        thread::sleep(TICK);
-    }
-    // Dropping the writer closes sluice's stdin: it drains and exits.
+    LatencyReport::new(rate, latencies(&mut tap, start, total))
 }
 
 /// Every event's latency (ns) from the tapped bulk requests; fails unless each of the `total`
@@ -601,8 +499,5 @@ fn parse_message(source: &[u8]) -> (u64, u64) {
     let message = doc["message"]
         .as_str()
         .unwrap_or_else(|| panic!("no message in {doc}"));
-    let parsed = message
-        .split_once(' ')
-        .and_then(|(seq, sent)| Some((seq.parse().ok()?, sent.parse().ok()?)));
-    parsed.unwrap_or_else(|| panic!("altered line {message:?}"))
+    support::parse_seq_sent(message).unwrap_or_else(|| panic!("altered line {message:?}"))
 }

@@ -13,15 +13,27 @@
 //! `-- throughput LINES` picks one. Under `cargo test --benches` (no `--bench` argument) it runs
 //! a short smoke version of each and fails if any line is lost or altered.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use support::{LatencyReport, Percentile, Proc};
+
 const CORPUS: &str = "../shared/corpus/syslog/filebeat/system";
-/// How often the paced writer wakes up.
-const TICK: Duration = Duration::from_millis(1);
+/// What the paced latency lines carry before their `SEQ SENT_NANOS` message.
+const PACED_PREFIX: &str = "<14>Mar  1 12:00:00 benchhost bench[7]: ";
+/// The latency table's percentiles: p50, p90, p99 and the maximum.
+const PERCENTILES: &[Percentile] = &[
+    (0.5, "p50 ms"),
+    (0.9, "p90 ms"),
+    (0.99, "p99 ms"),
+    (1.0, "max ms"),
+];
 const MARKER: &str = "<13>Jan  1 00:00:00 benchhost bench: END-OF-RUN";
 
 fn main() {
@@ -48,12 +60,10 @@ fn main() {
         if rates.is_empty() {
             rates = vec![1_000, 10_000, 100_000];
         }
-        println!(
-            "{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-            "events/s", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "<100ms"
-        );
+        println!("{}", LatencyReport::header(PERCENTILES));
         for rate in rates {
-            println!("{}", latency(rate, Duration::from_secs(3)).line());
+            let report = latency(rate, Duration::from_secs(3));
+            println!("{}", report.line(PERCENTILES));
         }
     }
 }
@@ -63,7 +73,7 @@ fn smoke() {
     let report = throughput(20_000, 1, true);
     println!("smoke: {}", report.line());
     let report = latency(2_000, Duration::from_millis(500));
-    println!("smoke: {}", report.line());
+    println!("smoke: {}", report.line(PERCENTILES));
 }
 
 /// The sample lines, each with a `<PRI>` in front.
@@ -115,20 +125,7 @@ impl Sluice {
             "input {{ syslog {{ host => \"127.0.0.1\" port => {port} timezone => \"UTC\" }} }}\n\
              output {{ {outputs} }}"
         );
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args([
-                "run",
-                "-w",
-                &workers.to_string(),
-                "--log.level",
-                "error",
-                "-e",
-                &config,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start sluice");
+        let child = support::spawn_sluice(&config, workers, Stdio::null(), Stdio::piped());
         Sluice { child, port }
     }
 
@@ -151,16 +148,7 @@ impl Sluice {
 
     /// utime + stime so far, in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-            .sum();
-        ticks / clock_ticks()
+        Proc::of(self.child.id()).cpu().as_secs_f64()
     }
 }
 
@@ -169,16 +157,6 @@ impl Drop for Sluice {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `sysconf(_SC_CLK_TCK)`, from `getconf` (100 on Linux).
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 /// One throughput run.
@@ -210,10 +188,7 @@ impl Throughput {
 fn throughput(lines: usize, workers: usize, verify: bool) -> Throughput {
     let corpus = corpus();
     let mut payload = Vec::with_capacity(lines * 120);
-    for i in 0..lines {
-        payload.extend_from_slice(corpus[i % corpus.len()].as_bytes());
-        payload.push(b'\n');
-    }
+    support::write_repeated(&mut payload, &corpus, lines).expect("write to memory");
     payload.extend_from_slice(MARKER.as_bytes());
     payload.push(b'\n');
     let print = "stdout { codec => line { format => \"%{message}\" } }";
@@ -260,85 +235,22 @@ fn throughput(lines: usize, workers: usize, verify: bool) -> Throughput {
     }
 }
 
-/// Latencies of one paced run.
-struct Latency {
-    rate: u64,
-    /// Nanoseconds, sorted.
-    latencies: Vec<u64>,
-}
-
-impl Latency {
-    fn percentile_ms(&self, p: f64) -> f64 {
-        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[i] as f64 / 1e6
-    }
-
-    fn line(&self) -> String {
-        let fast = self.latencies.partition_point(|&l| l < 100_000_000);
-        format!(
-            "{:>10} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7.1}%",
-            self.rate,
-            self.latencies.len(),
-            self.percentile_ms(0.5),
-            self.percentile_ms(0.9),
-            self.percentile_ms(0.99),
-            self.percentile_ms(1.0),
-            100.0 * fast as f64 / self.latencies.len() as f64
-        )
-    }
-}
-
 /// Streams `rate` syslog lines a second for `duration` and times each one through sluice.
-fn latency(rate: u64, duration: Duration) -> Latency {
+fn latency(rate: u64, duration: Duration) -> LatencyReport {
     let mut sluice = Sluice::start(1, "stdout { codec => line { format => \"%{message}\" } }");
     let stream = sluice.connect();
     let stdout = sluice.stdout();
     let total = rate * duration.as_millis() as u64 / 1000;
     let start = Instant::now();
-    let writer = thread::spawn(move || write_paced(stream, start, rate, total));
-    let mut latencies = Vec::with_capacity(total as usize);
+    let writer =
+        thread::spawn(move || support::write_paced(stream, start, rate, total, PACED_PREFIX));
     let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    while (latencies.len() as u64) < total {
-        line.clear();
-        if reader.read_line(&mut line).expect("read sluice's stdout") == 0 {
-            break;
-        }
-        let received = start.elapsed().as_nanos() as u64;
-        let (seq, sent) =
-            parse_line(line.trim_end()).unwrap_or_else(|| panic!("altered line {line:?}"));
-        assert_eq!(seq, latencies.len() as u64, "lines lost or reordered");
-        latencies.push(received.saturating_sub(sent));
-    }
+    let latencies = support::read_latencies(&mut reader, start, total);
     let stream = writer.join().expect("writer thread");
     drop(stream);
     assert_eq!(latencies.len() as u64, total, "lines lost");
     let mut rest = Vec::new();
     drop(sluice);
     let _ = reader.read_to_end(&mut rest);
-    latencies.sort_unstable();
-    Latency { rate, latencies }
-}
-
-/// Writes `total` lines whose message is `SEQ SENT_NANOS`, as many each tick as are due.
-fn write_paced(stream: TcpStream, start: Instant, rate: u64, total: u64) -> TcpStream {
-    let mut out = BufWriter::with_capacity(1 << 20, stream);
-    let mut seq = 0;
-    while seq < total {
-        let elapsed = start.elapsed();
-        let due = (elapsed.as_nanos() * rate as u128 / 1_000_000_000).min(total as u128) as u64;
-        let now = elapsed.as_nanos() as u64;
-        while seq < due {
-            writeln!(out, "<14>Mar  1 12:00:00 benchhost bench[7]: {seq} {now}").expect("write");
-            seq += 1;
-        }
-        out.flush().expect("flush to sluice");
-        thread::sleep(TICK);
-    }
-    out.into_inner().expect("flush")
-}
-
-fn parse_line(line: &str) -> Option<(u64, u64)> {
-    let (seq, sent) = line.split_once(' ')?;
-    Some((seq.parse().ok()?, sent.parse().ok()?))
+    LatencyReport::new(rate, latencies)
 }
