@@ -61,7 +61,7 @@ fn known_keys_cover_what_the_file_accepts() {
     // Each key, set to a value of its type, must load; and the list must not be empty.
     let sample = |key: &str| match key {
         "config.string" => "\"x\"",
-        "path.config" | "path.dead_letter_queue" => "\"x\"",
+        "path.config" | "path.data" | "path.dead_letter_queue" => "\"x\"",
         "dead_letter_queue.enable" => "true",
         "log.level" => "\"info\"",
         "pipeline.ecs_compatibility" => "\"v1\"",
