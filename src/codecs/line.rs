@@ -136,6 +136,21 @@ impl Splitter {
         }
     }
 
+    /// The delimiter's length in bytes.
+    pub fn delimiter_len(&self) -> usize {
+        self.delimiter.len()
+    }
+
+    /// Bytes buffered for a line whose delimiter has not been read yet.
+    pub fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Forgets the buffered partial line.
+    pub fn clear(&mut self) {
+        self.partial.clear();
+    }
+
     fn find(&self, haystack: &[u8]) -> Option<usize> {
         match &self.finder {
             Some(finder) => finder.find(haystack),
@@ -169,19 +184,10 @@ impl Splitter {
     /// chunk starts, or `None` when the chunk holds no delimiter (it is then buffered too).
     fn complete_partial(&mut self, chunk: &[u8]) -> Option<(Bytes, usize)> {
         let step = self.delimiter.len();
-        if step > 1 {
-            // A delimiter may begin in the buffered bytes and end in this chunk: look for it in
-            // the last `step - 1` buffered bytes joined to the first `step - 1` new ones.
-            let kept = (step - 1).min(self.partial.len());
-            let head = (step - 1).min(chunk.len());
-            let tail_start = self.partial.len() - kept;
-            let mut window = Vec::with_capacity(kept + head);
-            window.extend_from_slice(&self.partial[tail_start..]);
-            window.extend_from_slice(&chunk[..head]);
-            if let Some(i) = self.find(&window).filter(|&i| i < kept) {
-                self.partial.truncate(tail_start + i);
-                return Some((self.partial.split().freeze(), i + step - kept));
-            }
+        if let Some(at) = self.delimiter_across(chunk) {
+            let rest = step - (self.partial.len() - at);
+            self.partial.truncate(at);
+            return Some((self.partial.split().freeze(), rest));
         }
         match self.find(chunk) {
             Some(i) => {
@@ -193,6 +199,23 @@ impl Splitter {
                 None
             }
         }
+    }
+
+    /// Where in the buffered bytes a delimiter starts that ends in `chunk`, the first such:
+    /// a delimiter longer than one byte may be split between two reads.
+    fn delimiter_across(&self, chunk: &[u8]) -> Option<usize> {
+        let len = self.partial.len();
+        let kept = (self.delimiter.len() - 1).min(len);
+        (len - kept..len).find(|&at| {
+            let (head, tail) = self.delimiter.split_at(len - at);
+            self.partial[at..] == *head && chunk.starts_with(tail)
+        })
+    }
+
+    /// Cuts the first `max` bytes off the buffered line once it has grown longer than `max`
+    /// (for readers that bound line length; a line of exactly `max` bytes stays whole).
+    pub fn take_overlong(&mut self, max: usize) -> Option<Bytes> {
+        (self.partial.len() > max).then(|| self.partial.split_to(max).freeze())
     }
 
     /// At end of stream: the last line, if it did not end in a delimiter.
@@ -234,6 +257,26 @@ mod tests {
         assert_eq!(split_all("\r\n", &["a\r", "\nb\r\nc"]), ["a", "b", "c"]);
         assert_eq!(split_all("END", &["aE", "N", "Db"]), ["a", "b"]);
         assert_eq!(split_all("::", &["a:", "b::c"]), ["a:b", "c"]);
+        assert_eq!(split_all("aa", &["xa", "ay"]), ["x", "y"]);
+        // The first delimiter wins where two could start in the buffered bytes.
+        assert_eq!(split_all("aaa", &["xaa", "aa"]), ["x", "a"]);
+        // A partial delimiter that the next chunk does not finish stays in the line.
+        assert_eq!(split_all("END", &["aEN", "xEND"]), ["aENx"]);
+    }
+
+    #[test]
+    fn overlong_partial_lines_are_cut_at_the_maximum() {
+        let mut splitter = Splitter::new(Bytes::from_static(b"\n"));
+        splitter.split(Bytes::from_static(b"abcdefghij"), |_| unreachable!());
+        assert_eq!(
+            splitter.take_overlong(10),
+            None,
+            "exactly the maximum stays whole"
+        );
+        assert_eq!(splitter.take_overlong(4), Some(Bytes::from_static(b"abcd")));
+        assert_eq!(splitter.pending(), 6);
+        splitter.clear();
+        assert_eq!(splitter.finish(), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Reading one file: [`LineReader`] reads it a chunk at a time (plain, or gzip-compressed) and
-//! [`LineCutter`] cuts the chunks into [`Line`]s at a delimiter.
+//! [`LineCutter`] cuts the chunks into [`Line`]s at a delimiter, with the `line` codec's
+//! [`Splitter`].
 //!
 //! A line inside one chunk is a slice of the chunk's shared buffer (no copy); only a line that
-//! spans two reads is copied, into the cutter's partial buffer. Every line carries the file
+//! spans two reads is copied, into the splitter's partial buffer. Every line carries the file
 //! offset just past its delimiter, which is where reading resumes once it is delivered, so
 //! checkpoints always fall on line boundaries. A line longer than the cutter's maximum is cut
 //! into pieces of that size (marked [`Line::split`]) instead of growing without bound.
@@ -13,7 +14,8 @@ use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
 use flate2::read::MultiGzDecoder;
-use memchr::memmem;
+
+use crate::codecs::line::Splitter;
 
 /// The longest line kept whole (16 MiB); longer ones are cut into pieces of this size.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
@@ -31,13 +33,10 @@ pub struct Line {
     pub split: bool,
 }
 
-/// Cuts a stream of chunks into delimited lines, tracking file offsets.
+/// Cuts a stream of chunks into delimited lines, tracking file offsets: the `line` codec's
+/// [`Splitter`] does the cutting, this adds offsets and the bound on line length.
 pub struct LineCutter {
-    delimiter: Bytes,
-    /// Set for delimiters longer than one byte (one byte uses `memchr`).
-    finder: Option<memmem::Finder<'static>>,
-    /// The start of a line whose delimiter has not been read yet.
-    partial: BytesMut,
+    splitter: Splitter,
     max_line: usize,
     /// The offset where the next line (the partial one) starts.
     position: u64,
@@ -46,12 +45,8 @@ pub struct LineCutter {
 impl LineCutter {
     /// A cutter for a stream starting at file offset `position`. `delimiter` must not be empty.
     pub fn new(delimiter: Bytes, max_line: usize, position: u64) -> LineCutter {
-        let finder =
-            (delimiter.len() > 1).then(|| memmem::Finder::new(&delimiter[..]).into_owned());
         LineCutter {
-            delimiter,
-            finder,
-            partial: BytesMut::new(),
+            splitter: Splitter::new(delimiter),
             max_line: max_line.max(1),
             position,
         }
@@ -64,62 +59,34 @@ impl LineCutter {
 
     /// Bytes read past [`LineCutter::position`] that do not end in a delimiter yet.
     pub fn pending(&self) -> usize {
-        self.partial.len()
+        self.splitter.pending()
     }
 
     /// Forgets the partial line and continues from `position`.
     pub fn reset(&mut self, position: u64) {
-        self.partial.clear();
+        self.splitter.clear();
         self.position = position;
-    }
-
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
-        match &self.finder {
-            Some(finder) => finder.find(haystack),
-            None => memchr::memchr(self.delimiter[0], haystack),
-        }
     }
 
     /// Appends to `out` every line `chunk` completes, in order; keeps the unfinished rest.
     pub fn cut(&mut self, chunk: Bytes, out: &mut Vec<Line>) {
-        let step = self.delimiter.len();
-        let mut start = 0;
-        if !self.partial.is_empty() {
-            match self.complete_partial(&chunk) {
-                Some((line, next)) => {
-                    self.push(line, step, out);
-                    start = next;
-                }
-                None => {
-                    self.cap(out);
-                    return;
-                }
-            }
-        }
-        while let Some(i) = self.find(&chunk[start..]) {
-            self.push(chunk.slice(start..start + i), step, out);
-            start += i + step;
-        }
-        if start < chunk.len() {
-            self.partial.extend_from_slice(&chunk[start..]);
-            self.cap(out);
-        }
-    }
-
-    fn push(&mut self, bytes: Bytes, delimiter: usize, out: &mut Vec<Line>) {
-        self.position += (bytes.len() + delimiter) as u64;
-        out.push(Line {
-            bytes,
-            end: self.position,
-            split: false,
+        let step = self.splitter.delimiter_len() as u64;
+        let position = &mut self.position;
+        self.splitter.split(chunk, |bytes| {
+            *position += bytes.len() as u64 + step;
+            out.push(Line {
+                bytes,
+                end: *position,
+                split: false,
+            });
         });
+        self.cap(out);
     }
 
     /// Cuts pieces off a partial line that has grown past the maximum (a line of exactly the
     /// maximum stays whole).
     fn cap(&mut self, out: &mut Vec<Line>) {
-        while self.partial.len() > self.max_line {
-            let bytes = self.partial.split_to(self.max_line).freeze();
+        while let Some(bytes) = self.splitter.take_overlong(self.max_line) {
             self.position += bytes.len() as u64;
             out.push(Line {
                 bytes,
@@ -129,42 +96,9 @@ impl LineCutter {
         }
     }
 
-    /// Ends the partial line with the head of `chunk`: the line and where the rest of the
-    /// chunk starts, or `None` when the chunk holds no delimiter (it is then kept too).
-    fn complete_partial(&mut self, chunk: &[u8]) -> Option<(Bytes, usize)> {
-        let step = self.delimiter.len();
-        if step > 1 {
-            // A delimiter may start in the kept bytes and end in this chunk: look for it in
-            // the last `step - 1` kept bytes joined to the first `step - 1` new ones.
-            let kept = (step - 1).min(self.partial.len());
-            let head = (step - 1).min(chunk.len());
-            let tail_start = self.partial.len() - kept;
-            let mut window = Vec::with_capacity(kept + head);
-            window.extend_from_slice(&self.partial[tail_start..]);
-            window.extend_from_slice(&chunk[..head]);
-            if let Some(i) = self.find(&window).filter(|&i| i < kept) {
-                self.partial.truncate(tail_start + i);
-                return Some((self.partial.split().freeze(), i + step - kept));
-            }
-        }
-        match self.find(chunk) {
-            Some(i) => {
-                self.partial.extend_from_slice(&chunk[..i]);
-                Some((self.partial.split().freeze(), i + step))
-            }
-            None => {
-                self.partial.extend_from_slice(chunk);
-                None
-            }
-        }
-    }
-
     /// At the end of the data: the last line, which has no delimiter, if any.
     pub fn finish(&mut self) -> Option<Line> {
-        if self.partial.is_empty() {
-            return None;
-        }
-        let bytes = self.partial.split().freeze();
+        let bytes = self.splitter.finish()?;
         self.position += bytes.len() as u64;
         Some(Line {
             bytes,
@@ -344,6 +278,10 @@ mod tests {
         let (lines, _) = cut_all("\r\n", 100, &["a\r", "\nb\r\nc"]);
         let text: Vec<_> = lines.iter().map(|l| (l.0.as_str(), l.1)).collect();
         assert_eq!(text, [("a", 3), ("b", 6)]);
+        let (lines, pos) = cut_all("END", 100, &["aE", "N", "Db", "xEN"]);
+        let text: Vec<_> = lines.iter().map(|l| (l.0.as_str(), l.1)).collect();
+        assert_eq!(text, [("a", 4)]);
+        assert_eq!(pos, 4, "`bxEN` waits for its delimiter");
     }
 
     #[test]
