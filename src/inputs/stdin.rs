@@ -26,6 +26,7 @@ use crate::codecs::{Codec, Decoder};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::{names, Batch, Event, Text, Value};
 
+use super::tcp::listener::take_batch;
 use super::{hostname, Input, InputContext, InputError};
 
 /// How much one `read` asks for (a pipe's buffer holds 64 KiB).
@@ -83,27 +84,18 @@ impl Input for ReaderInput {
 
 fn read_loop(
     reader: &mut dyn Read,
-    mut decoder: Box<dyn Decoder>,
+    decoder: Box<dyn Decoder>,
     ctx: &InputContext,
 ) -> Result<(), InputError> {
-    let host = hostname();
+    let mut decoding = Decoding::new(decoder, ctx);
     let mut buf = BytesMut::new();
-    let mut events = Vec::with_capacity(ctx.batch_size());
     while !ctx.shutdown().is_requested() {
         let Some(chunk) = read_chunk(reader, &mut buf)? else {
             break;
         };
-        // A full read suggests more data is waiting: keep a partial batch for it.
-        let more_waiting = chunk.len() == READ_SIZE;
-        let start = events.len();
-        decoder.decode(chunk, ctx.now(), &mut events);
-        finish_events(ctx, &mut events[start..], &host);
-        send_ready(ctx, &mut events, more_waiting)?;
+        decoding.decode(chunk)?;
     }
-    let start = events.len();
-    decoder.flush(ctx.now(), &mut events);
-    finish_events(ctx, &mut events[start..], &host);
-    send_ready(ctx, &mut events, false)
+    decoding.flush()
 }
 
 /// Chunks in flight between the reading thread and the decoding one.
@@ -116,13 +108,12 @@ const WAKE_UP: Duration = Duration::from_millis(100);
 /// own reads, this one decodes and flushes when the stream has been quiet that long.
 fn read_loop_flushing(
     mut reader: Box<dyn Read + Send>,
-    mut decoder: Box<dyn Decoder>,
+    decoder: Box<dyn Decoder>,
     idle: Duration,
     ctx: &InputContext,
 ) -> Result<(), InputError> {
     let chunks = spawn_reader(move |buf| read_chunk(&mut *reader, buf))?;
-    let host = hostname();
-    let mut events = Vec::with_capacity(ctx.batch_size());
+    let mut decoding = Decoding::new(decoder, ctx);
     let mut last_data = Instant::now();
     let mut held = false;
     while !ctx.shutdown().is_requested() {
@@ -137,10 +128,7 @@ fn read_loop_flushing(
             Ok(Err(e)) => return Err(e.into()),
             Err(RecvTimeoutError::Timeout) => {
                 if held && last_data.elapsed() >= idle {
-                    let start = events.len();
-                    decoder.flush(ctx.now(), &mut events);
-                    finish_events(ctx, &mut events[start..], &host);
-                    send_ready(ctx, &mut events, false)?;
+                    decoding.flush()?;
                     held = false;
                 }
                 continue;
@@ -148,16 +136,55 @@ fn read_loop_flushing(
         };
         last_data = Instant::now();
         held = true;
-        let more_waiting = chunk.len() == READ_SIZE;
-        let start = events.len();
-        decoder.decode(chunk, ctx.now(), &mut events);
-        finish_events(ctx, &mut events[start..], &host);
-        send_ready(ctx, &mut events, more_waiting)?;
+        decoding.decode(chunk)?;
     }
-    let start = events.len();
-    decoder.flush(ctx.now(), &mut events);
-    finish_events(ctx, &mut events[start..], &host);
-    send_ready(ctx, &mut events, false)
+    decoding.flush()
+}
+
+/// A decoder and the events it made that are not sent yet; what it makes is finished
+/// ([`finish_events`]) and sent in batches.
+struct Decoding<'a> {
+    decoder: Box<dyn Decoder>,
+    ctx: &'a InputContext,
+    host: Text,
+    events: Vec<Event>,
+}
+
+impl<'a> Decoding<'a> {
+    fn new(decoder: Box<dyn Decoder>, ctx: &'a InputContext) -> Decoding<'a> {
+        Decoding {
+            decoder,
+            ctx,
+            host: hostname(),
+            events: Vec::with_capacity(ctx.batch_size()),
+        }
+    }
+
+    /// Decodes a chunk read from the stream.
+    fn decode(&mut self, chunk: Bytes) -> Result<(), InputError> {
+        // A full read suggests more data is waiting: keep a partial batch for it.
+        let more_waiting = chunk.len() == READ_SIZE;
+        let start = self.events.len();
+        self.decoder.decode(chunk, self.ctx.now(), &mut self.events);
+        self.send(start, more_waiting)
+    }
+
+    /// Flushes the decoder (a quiet spell, or the stream's end) and sends everything.
+    fn flush(&mut self) -> Result<(), InputError> {
+        let start = self.events.len();
+        self.decoder.flush(self.ctx.now(), &mut self.events);
+        self.send(start, false)
+    }
+
+    /// Finishes the events from `start` on and sends what [`take_batch`] says is ready.
+    fn send(&mut self, start: usize, keep_partial: bool) -> Result<(), InputError> {
+        finish_events(self.ctx, &mut self.events[start..], &self.host);
+        let size = self.ctx.batch_size();
+        while let Some(batch) = take_batch(&mut self.events, size, keep_partial) {
+            self.ctx.forward_blocking(Batch::new(batch))?;
+        }
+        Ok(())
+    }
 }
 
 type ChunkResult = std::io::Result<Option<Bytes>>;
@@ -213,23 +240,4 @@ fn finish_events(ctx: &InputContext, events: &mut [Event], host: &Text) {
             event.set_field(names::HOST, Value::Str(host.clone()));
         }
     }
-}
-
-/// Sends full batches, and the rest too unless `keep_partial`.
-fn send_ready(
-    ctx: &InputContext,
-    events: &mut Vec<Event>,
-    keep_partial: bool,
-) -> Result<(), InputError> {
-    let size = ctx.batch_size();
-    while events.len() >= size || (!keep_partial && !events.is_empty()) {
-        let rest = if events.len() > size {
-            events.split_off(size)
-        } else {
-            Vec::with_capacity(size)
-        };
-        let batch = std::mem::replace(events, rest);
-        ctx.forward_blocking(Batch::new(batch))?;
-    }
-    Ok(())
 }

@@ -368,18 +368,26 @@ pub async fn send_ready(
     events: &mut Vec<Event>,
     keep_partial: bool,
 ) -> Result<(), InputError> {
-    let size = ctx.batch_size();
-    while events.len() >= size || (!keep_partial && !events.is_empty()) {
-        let rest = if events.len() > size {
-            events.split_off(size)
-        } else {
-            Vec::with_capacity(size)
-        };
-        let batch = std::mem::replace(events, rest);
+    while let Some(batch) = take_batch(events, ctx.batch_size(), keep_partial) {
         NetStats::add(&stats.events, batch.len() as u64);
         ctx.forward(Batch::new(batch)).await?;
     }
     Ok(())
+}
+
+/// The next batch to send from `events`: the first `size` of them when there are that many,
+/// else (unless `keep_partial`, which holds a partial batch back for more events) all there
+/// are; `None` when nothing is due. `events` is left with room for a batch.
+pub fn take_batch(events: &mut Vec<Event>, size: usize, keep_partial: bool) -> Option<Vec<Event>> {
+    if events.len() < size && (keep_partial || events.is_empty()) {
+        return None;
+    }
+    let rest = if events.len() > size {
+        events.split_off(size)
+    } else {
+        Vec::with_capacity(size)
+    };
+    Some(std::mem::replace(events, rest))
 }
 
 /// Reads a stream in chunks that share large buffers.
@@ -520,6 +528,20 @@ mod tests {
         );
         assert!(parse_proxy_header(b"GET / HTTP/1.1").is_err());
         assert!(parse_proxy_header(b"PROXY TCP4 1.2.3.4").is_err());
+    }
+
+    #[test]
+    fn batches_are_cut_at_the_size_and_partial_ones_wait_when_asked() {
+        let mut held: Vec<Event> = (0..5)
+            .map(|_| Event::new(crate::event::Timestamp::from_secs(0)))
+            .collect();
+        let sizes: Vec<_> = std::iter::from_fn(|| take_batch(&mut held, 2, true))
+            .map(|b| b.len())
+            .collect();
+        assert_eq!((sizes, held.len()), (vec![2, 2], 1));
+        assert_eq!(take_batch(&mut held, 2, false).map(|b| b.len()), Some(1));
+        assert!(take_batch(&mut held, 2, false).is_none(), "nothing left");
+        assert!(held.capacity() >= 2, "room for the next batch");
     }
 
     #[test]
