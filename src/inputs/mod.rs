@@ -32,6 +32,21 @@ use crate::event::{names, Batch, Event, Text, Timestamp, Value};
 /// `pipeline.batch.size` default).
 pub const DEFAULT_BATCH_SIZE: usize = 125;
 
+/// The next batch to send from `events`: the first `size` of them when there are that many,
+/// else (unless `keep_partial`, which holds a partial batch back for more events) all there
+/// are; `None` when nothing is due. `events` is left with room for a batch.
+pub fn take_batch(events: &mut Vec<Event>, size: usize, keep_partial: bool) -> Option<Vec<Event>> {
+    if events.len() < size && (keep_partial || events.is_empty()) {
+        return None;
+    }
+    let rest = if events.len() > size {
+        events.split_off(size)
+    } else {
+        Vec::with_capacity(size)
+    };
+    Some(std::mem::replace(events, rest))
+}
+
 /// Why an input stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {

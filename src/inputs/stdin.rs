@@ -26,7 +26,7 @@ use crate::codecs::{Codec, Decoder};
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::{names, Batch, Event, Text, Value};
 
-use super::tcp::listener::take_batch;
+use super::take_batch;
 use super::{hostname, Input, InputContext, InputError};
 
 /// How much one `read` asks for (a pipe's buffer holds 64 KiB).

@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::event::{Batch, Event, Text};
+use crate::inputs::take_batch;
 use crate::inputs::{InputContext, InputError};
 
 use super::stats::{NetStats, Throttle};
@@ -373,21 +374,6 @@ pub async fn send_ready(
         ctx.forward(Batch::new(batch)).await?;
     }
     Ok(())
-}
-
-/// The next batch to send from `events`: the first `size` of them when there are that many,
-/// else (unless `keep_partial`, which holds a partial batch back for more events) all there
-/// are; `None` when nothing is due. `events` is left with room for a batch.
-pub fn take_batch(events: &mut Vec<Event>, size: usize, keep_partial: bool) -> Option<Vec<Event>> {
-    if events.len() < size && (keep_partial || events.is_empty()) {
-        return None;
-    }
-    let rest = if events.len() > size {
-        events.split_off(size)
-    } else {
-        Vec::with_capacity(size)
-    };
-    Some(std::mem::replace(events, rest))
 }
 
 /// Reads a stream in chunks that share large buffers.
