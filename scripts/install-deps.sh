@@ -79,3 +79,8 @@ if ! python3 -c "import fluent.sender, msgpack" >/dev/null 2>&1; then
     python3 -m pip install --quiet fluent-logger msgpack \
         || python3 -m pip install --quiet --break-system-packages fluent-logger msgpack
 fi
+# avro: tests/flume*.rs encode AvroFlumeEvents with Apache's own Python implementation.
+if ! python3 -c "import avro.io" >/dev/null 2>&1; then
+    python3 -m pip install --quiet avro \
+        || python3 -m pip install --quiet --break-system-packages avro
+fi

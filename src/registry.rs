@@ -56,6 +56,11 @@ pub const INPUTS: &[InputSpec] = &[
         build: inputs::file::build,
     },
     InputSpec {
+        name: "flume",
+        default_codec: "plain",
+        build: inputs::flume::build,
+    },
+    InputSpec {
         name: "forward",
         default_codec: "plain",
         build: inputs::forward::build,
@@ -64,6 +69,11 @@ pub const INPUTS: &[InputSpec] = &[
         name: "generator",
         default_codec: "plain",
         build: inputs::generator::build,
+    },
+    InputSpec {
+        name: "kafka",
+        default_codec: "plain",
+        build: inputs::kafka::build,
     },
     InputSpec {
         name: "mesos_sandbox",
@@ -180,6 +190,11 @@ pub const OUTPUTS: &[OutputSpec] = &[
         build: outputs::file::build,
     },
     OutputSpec {
+        name: "kafka",
+        default_codec: "plain",
+        build: outputs::kafka::build,
+    },
+    OutputSpec {
         name: "null",
         default_codec: "plain",
         build: outputs::null::build,
@@ -192,6 +207,10 @@ pub const OUTPUTS: &[OutputSpec] = &[
 ];
 
 pub const CODECS: &[CodecSpec] = &[
+    CodecSpec {
+        name: "flume",
+        build: codecs::flume::build,
+    },
     CodecSpec {
         name: "json",
         build: codecs::json::build,

@@ -10,6 +10,7 @@
 //! - [`write_template`] and [`write_event_summary`]: the text `plain` and `line` encode.
 
 pub mod charset;
+pub mod flume;
 pub mod json;
 pub mod json_lines;
 pub mod line;

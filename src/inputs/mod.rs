@@ -10,8 +10,10 @@
 pub mod dead_letter_queue;
 pub mod docker_logs;
 pub mod file;
+pub mod flume;
 pub mod forward;
 pub mod generator;
+pub mod kafka;
 pub mod mesos_sandbox;
 pub mod relp;
 pub mod stdin;

@@ -9,6 +9,7 @@
 
 pub mod elasticsearch;
 pub mod file;
+pub mod kafka;
 pub mod null;
 pub mod stdout;
 
