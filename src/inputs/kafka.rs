@@ -1,12 +1,586 @@
-//! The `kafka` input (being written).
+//! The `kafka` input: consumes topics as a member of a consumer group, with logstash-input-kafka's
+//! options, and commits offsets at least once, end to end.
+//!
+//! Each of `consumer_threads` runs a librdkafka [`BaseConsumer`] on a blocking thread of its own
+//! ([`Kafka::consume`]). A message's payload is one chunk for the codec (decoded, then flushed).
+//! Messages are sent in batches of one partition each, of at most `pipeline.batch.size` events;
+//! every batch carries an [`AckToken`] from the consumer's [`Offsets`], keyed by the partition so
+//! outputs keep each partition's order.
+//!
+//! At-least-once: librdkafka auto-commits only offsets the input stored
+//! (`enable.auto.offset.store=false`), and an offset is stored ([`Committer`]) only once the batch
+//! holding its message and every earlier batch of the partition were delivered. A failed batch
+//! stops its partition's offset until the partition is assigned again. On revocation the
+//! [`KafkaContext`] forgets the partition's batches in flight and commits what was stored; when a
+//! consumer stops, its last [`Committer`] (dropped with the last batch in flight) commits and
+//! closes it. Replay after a crash is bounded by the batches in flight (the queue's capacity).
+//!
+//! Consumer lag per owned partition comes from librdkafka's statistics
+//! (`statistics.interval.ms`, 5 s unless `kafka_properties` says otherwise): [`ConsumerLag`].
+
+pub mod offsets;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::codecs::Codec;
+use bytes::Bytes;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Message};
+
+use crate::codecs::{Codec, Decoder};
+use crate::config::options::Pairs;
 use crate::config::{Diagnostics, PluginArgs};
+use crate::event::{AckStatus, Acknowledge, Batch, Event, Map, Text, Timestamp, Value};
 
-use super::Input;
+use self::offsets::{Offsets, Partition};
+use super::{Input, InputContext, InputError};
 
-pub fn build(args: &PluginArgs, _codec: Arc<dyn Codec>) -> Result<Box<dyn Input>, Diagnostics> {
-    Err(args.error("", "the kafka input is not implemented yet"))
+/// How long one poll waits for a message before the shutdown request is looked at again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Properties the input sets itself: at-least-once delivery depends on them.
+const RESERVED: &[&str] = &["enable.auto.offset.store", "enable.auto.commit"];
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default = "default_servers")]
+    bootstrap_servers: String,
+    #[serde(default = "default_topics")]
+    topics: Vec<String>,
+    topics_pattern: Option<String>,
+    #[serde(default = "default_logstash")]
+    group_id: String,
+    #[serde(default = "default_logstash")]
+    client_id: String,
+    auto_offset_reset: Option<String>,
+    #[serde(default = "default_threads")]
+    consumer_threads: i64,
+    #[serde(default = "default_max_poll_records")]
+    max_poll_records: i64,
+    #[serde(default)]
+    decorate_events: DecorateEvents,
+    security_protocol: Option<String>,
+    sasl_mechanism: Option<String>,
+    sasl_jaas_config: Option<String>,
+    sasl_kerberos_service_name: Option<String>,
+    ssl_truststore_location: Option<String>,
+    ssl_keystore_location: Option<String>,
+    ssl_keystore_password: Option<String>,
+    ssl_key_password: Option<String>,
+    ssl_endpoint_identification_algorithm: Option<String>,
+    /// Any librdkafka consumer property, applied after the options above.
+    #[serde(default)]
+    kafka_properties: Pairs<String>,
+}
+
+fn default_servers() -> String {
+    "localhost:9092".to_string()
+}
+
+fn default_topics() -> Vec<String> {
+    vec!["logstash".to_string()]
+}
+
+fn default_logstash() -> String {
+    "logstash".to_string()
+}
+
+fn default_threads() -> i64 {
+    1
+}
+
+fn default_max_poll_records() -> i64 {
+    500
+}
+
+/// `decorate_events`: which `[@metadata][kafka]` fields events get.
+#[derive(serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DecorateEvents {
+    #[default]
+    #[serde(alias = "false")]
+    None,
+    /// topic, consumer_group, partition, offset, key, timestamp.
+    #[serde(alias = "true")]
+    Basic,
+    /// Basic, and the message's headers under `[@metadata][kafka][headers]`.
+    Extended,
+}
+
+pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>, Diagnostics> {
+    Ok(Box::new(Kafka::build(args, codec)?))
+}
+
+/// The `kafka` input.
+pub struct Kafka {
+    codec: Arc<dyn Codec>,
+    config: ClientConfig,
+    subscription: Vec<String>,
+    group: Text,
+    decorate: DecorateEvents,
+    max_poll_records: usize,
+    /// One per consumer thread.
+    offsets: Vec<Arc<Offsets>>,
+}
+
+impl Kafka {
+    /// Reads and checks the options (every librdkafka property they make included).
+    pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Kafka, Diagnostics> {
+        let options: Options = args.options()?;
+        let mut config = ClientConfig::new();
+        let mut errors = Diagnostics::default();
+        for (option, key, value) in properties(&options) {
+            if RESERVED.contains(&key.as_str()) {
+                let msg = format!("{option}: `{key}` is set by the input (at-least-once delivery)");
+                errors.extend(args.error(option, msg));
+            } else if let Err(e) = ClientConfig::new().set(&key, &value).create_native_config() {
+                errors.extend(args.error(option, format!("{option}: {e}")));
+            } else {
+                config.set(key, value);
+            }
+        }
+        config
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false");
+        let threads = positive(
+            args,
+            &mut errors,
+            "consumer_threads",
+            options.consumer_threads,
+        );
+        let max_poll_records = positive(
+            args,
+            &mut errors,
+            "max_poll_records",
+            options.max_poll_records,
+        );
+        let subscription = subscription(&options).map_err(|msg| args.error("topics", msg));
+        if let Err(e) = &subscription {
+            errors.extend(e.clone());
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Kafka {
+            codec,
+            config,
+            subscription: subscription.unwrap_or_default(),
+            group: Text::from_string(options.group_id),
+            decorate: options.decorate_events,
+            max_poll_records,
+            offsets: (0..threads).map(|_| Offsets::new()).collect(),
+        })
+    }
+
+    /// The consumer lag of the partitions this input owns, for metrics.
+    pub fn consumer_lag(&self) -> ConsumerLag {
+        ConsumerLag(self.offsets.clone())
+    }
+
+    /// One consumer thread: polls, decodes, sends batches per partition until shutdown.
+    fn consume(&self, offsets: Arc<Offsets>, ctx: &InputContext) -> Result<(), InputError> {
+        let context = KafkaContext {
+            offsets: offsets.clone(),
+        };
+        let consumer: BaseConsumer<KafkaContext> = self
+            .config
+            .create_with_context(context)
+            .map_err(|e| InputError::Other(format!("kafka: cannot create a consumer: {e}")))?;
+        let topics: Vec<&str> = self.subscription.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| InputError::Other(format!("kafka: cannot subscribe: {e}")))?;
+        let consumer = Arc::new(consumer);
+        let committer = Arc::new(Committer {
+            offsets,
+            consumer: consumer.clone(),
+        });
+        let mut round = Round {
+            input: self,
+            ctx,
+            committer: &committer,
+            decoder: self.codec.decoder(),
+            events: Vec::with_capacity(ctx.batch_size()),
+            partition: None,
+            now: ctx.now(),
+        };
+        while !ctx.shutdown().is_requested() {
+            round.now = ctx.now();
+            let mut wait = POLL;
+            for _ in 0..self.max_poll_records {
+                match consumer.poll(wait) {
+                    None => break,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "kafka: consumer error");
+                        break;
+                    }
+                    Some(Ok(message)) => round.take(&message)?,
+                }
+                wait = Duration::ZERO;
+            }
+            round.send()?;
+        }
+        Ok(())
+    }
+}
+
+/// The lag of the partitions an input's consumers own: `((topic, partition), messages behind)`,
+/// -1 where librdkafka has not reported it yet.
+#[derive(Clone)]
+pub struct ConsumerLag(Vec<Arc<Offsets>>);
+
+impl ConsumerLag {
+    pub fn partitions(&self) -> Vec<(Partition, i64)> {
+        let mut all: Vec<_> = self.0.iter().flat_map(|o| o.lag()).collect();
+        all.sort();
+        all
+    }
+}
+
+/// The messages of one poll round on their way into batches of one partition each.
+struct Round<'a> {
+    input: &'a Kafka,
+    ctx: &'a InputContext,
+    committer: &'a Arc<Committer>,
+    decoder: Box<dyn Decoder>,
+    events: Vec<Event>,
+    /// The partition of `events`, and the offset of its last message taken.
+    partition: Option<(Partition, i64)>,
+    now: Timestamp,
+}
+
+impl Round<'_> {
+    /// Decodes `message` into the batch of its partition (sending the batch of another).
+    fn take(&mut self, message: &BorrowedMessage<'_>) -> Result<(), InputError> {
+        let same = matches!(&self.partition,
+            Some(((topic, p), _)) if **topic == *message.topic() && *p == message.partition());
+        if !same {
+            self.send()?;
+            let partition = (Arc::from(message.topic()), message.partition());
+            self.partition = Some((partition, message.offset()));
+        } else if let Some((_, last)) = &mut self.partition {
+            *last = message.offset();
+        }
+        let start = self.events.len();
+        if let Some(payload) = message.payload() {
+            let chunk = Bytes::copy_from_slice(payload);
+            self.decoder.decode(chunk, self.now, &mut self.events);
+            self.decoder.flush(self.now, &mut self.events);
+        }
+        let new = &mut self.events[start..];
+        self.ctx.decorate(new);
+        if self.input.decorate != DecorateEvents::None && !new.is_empty() {
+            let meta = Value::Map(metadata(self.input, message));
+            for event in new {
+                event.metadata_mut().insert(KAFKA, meta.clone());
+            }
+        }
+        if self.events.len() >= self.ctx.batch_size() {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch being filled, with its token (even without events: its offsets count).
+    fn send(&mut self) -> Result<(), InputError> {
+        let Some((partition, last)) = self.partition.take() else {
+            return Ok(());
+        };
+        let sink: Arc<dyn Acknowledge> = self.committer.clone();
+        let token = self.committer.offsets.token(sink, &partition, last);
+        let events = std::mem::replace(&mut self.events, Vec::with_capacity(self.ctx.batch_size()));
+        self.ctx.forward_blocking(Batch::with_ack(events, token))?;
+        // Further messages of the partition in this round go into a new batch.
+        Ok(())
+    }
+}
+
+/// `[@metadata][kafka]` for the events of `message`.
+fn metadata(input: &Kafka, message: &BorrowedMessage<'_>) -> Map {
+    let mut meta = Map::with_capacity(7);
+    meta.insert(TOPIC, Value::Str(Text::new(message.topic())));
+    meta.insert(CONSUMER_GROUP, Value::Str(input.group.clone()));
+    meta.insert(PARTITION, Value::Int(i64::from(message.partition())));
+    meta.insert(OFFSET, Value::Int(message.offset()));
+    let key = message.key().map_or(Value::Null, |k| {
+        Value::Str(Text::from_string(String::from_utf8_lossy(k).into_owned()))
+    });
+    meta.insert(KEY, key);
+    let timestamp = message
+        .timestamp()
+        .to_millis()
+        .map_or(Value::Null, Value::Int);
+    meta.insert(TIMESTAMP, timestamp);
+    if input.decorate == DecorateEvents::Extended {
+        let mut headers = Map::new();
+        for header in message.headers().iter().flat_map(|h| h.iter()) {
+            let value = header.value.map_or(Value::Null, |v| {
+                Value::Str(Text::from_string(String::from_utf8_lossy(v).into_owned()))
+            });
+            headers.insert(Text::new(header.key), value);
+        }
+        meta.insert(HEADERS, Value::Map(headers));
+    }
+    meta
+}
+
+const KAFKA: Text = Text::from_static("kafka");
+const TOPIC: Text = Text::from_static("topic");
+const CONSUMER_GROUP: Text = Text::from_static("consumer_group");
+const PARTITION: Text = Text::from_static("partition");
+const OFFSET: Text = Text::from_static("offset");
+const KEY: Text = Text::from_static("key");
+const TIMESTAMP: Text = Text::from_static("timestamp");
+const HEADERS: Text = Text::from_static("headers");
+
+#[async_trait::async_trait]
+impl Input for Kafka {
+    async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
+        let input = Arc::new(*self);
+        let consumers: Vec<_> = input
+            .offsets
+            .iter()
+            .map(|offsets| {
+                let (input, offsets, ctx) = (input.clone(), offsets.clone(), ctx.clone());
+                tokio::task::spawn_blocking(move || input.consume(offsets, &ctx))
+            })
+            .collect();
+        let mut result = Ok(());
+        for consumer in consumers {
+            match consumer.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(e) => result = Err(InputError::Other(format!("kafka: consumer: {e}"))),
+            }
+        }
+        result
+    }
+}
+
+/// Stores offsets as batches are acknowledged; the last one dropped (the consumer thread's, or
+/// the last batch in flight's) commits and closes the consumer.
+struct Committer {
+    offsets: Arc<Offsets>,
+    consumer: Arc<BaseConsumer<KafkaContext>>,
+}
+
+impl Acknowledge for Committer {
+    fn acknowledge(&self, id: u64, status: AckStatus) {
+        self.offsets
+            .acknowledge(id, status, |topic, partition, last| {
+                // Fails for a partition no longer assigned: its new owner reads it again.
+                if let Err(e) = self.consumer.store_offset(topic, partition, last) {
+                    tracing::debug!(error = %e, topic, partition, "kafka: offset not stored");
+                }
+            });
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        commit(&self.consumer);
+    }
+}
+
+/// Commits the stored offsets now (nothing stored since the last commit is no error).
+fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, "kafka: no offsets committed");
+    }
+}
+
+/// Follows rebalances and statistics for one consumer.
+struct KafkaContext {
+    offsets: Arc<Offsets>,
+}
+
+impl ClientContext for KafkaContext {
+    fn stats(&self, statistics: Statistics) {
+        for (name, topic) in &statistics.topics {
+            for (&partition, stats) in &topic.partitions {
+                // librdkafka reports the internal UA partition as -1.
+                if partition >= 0 {
+                    self.offsets.set_lag(name, partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for KafkaContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            for element in list.elements() {
+                self.offsets
+                    .revoke(&(Arc::from(element.topic()), element.partition()));
+            }
+            commit(consumer);
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            for element in list.elements() {
+                self.offsets
+                    .assign((Arc::from(element.topic()), element.partition()));
+            }
+        }
+    }
+}
+
+/// A whole-number option that must be at least 1.
+fn positive(args: &PluginArgs, errors: &mut Diagnostics, name: &str, value: i64) -> usize {
+    match usize::try_from(value) {
+        Ok(n) if n > 0 => n,
+        _ => {
+            errors.extend(args.error(name, format!("{name} must be at least 1, not {value}")));
+            1
+        }
+    }
+}
+
+/// The topics to subscribe to: `topics_pattern` (a regular expression, anchored as Logstash
+/// matches it whole) when set, else `topics`.
+fn subscription(options: &Options) -> Result<Vec<String>, String> {
+    if let Some(pattern) = &options.topics_pattern {
+        let anchored = format!("^(?:{pattern})$");
+        regex::Regex::new(&anchored).map_err(|e| format!("topics_pattern: {e}"))?;
+        return Ok(vec![anchored]);
+    }
+    if options.topics.is_empty() || options.topics.iter().any(String::is_empty) {
+        return Err("topics: name at least one topic (empty names are not topics)".to_string());
+    }
+    Ok(options.topics.clone())
+}
+
+/// `(option, librdkafka property, value)` for every option set, `kafka_properties` last.
+fn properties(options: &Options) -> Vec<(&'static str, String, String)> {
+    let mut props = vec![
+        (
+            "bootstrap_servers",
+            "bootstrap.servers",
+            Some(options.bootstrap_servers.clone()),
+        ),
+        ("group_id", "group.id", Some(options.group_id.clone())),
+        ("client_id", "client.id", Some(options.client_id.clone())),
+        (
+            "auto_offset_reset",
+            "auto.offset.reset",
+            options.auto_offset_reset.as_deref().map(offset_reset),
+        ),
+        (
+            "security_protocol",
+            "security.protocol",
+            options.security_protocol.as_ref().map(|s| s.to_lowercase()),
+        ),
+        (
+            "sasl_mechanism",
+            "sasl.mechanism",
+            options.sasl_mechanism.clone(),
+        ),
+        (
+            "sasl_kerberos_service_name",
+            "sasl.kerberos.service.name",
+            options.sasl_kerberos_service_name.clone(),
+        ),
+        (
+            "ssl_truststore_location",
+            "ssl.ca.location",
+            options.ssl_truststore_location.clone(),
+        ),
+        (
+            "ssl_keystore_location",
+            "ssl.keystore.location",
+            options.ssl_keystore_location.clone(),
+        ),
+        (
+            "ssl_keystore_password",
+            "ssl.keystore.password",
+            options.ssl_keystore_password.clone(),
+        ),
+        (
+            "ssl_key_password",
+            "ssl.key.password",
+            options.ssl_key_password.clone(),
+        ),
+        (
+            "ssl_endpoint_identification_algorithm",
+            "ssl.endpoint.identification.algorithm",
+            options
+                .ssl_endpoint_identification_algorithm
+                .as_deref()
+                .map(identification),
+        ),
+        (
+            "kafka_properties",
+            "statistics.interval.ms",
+            Some("5000".to_string()),
+        ),
+    ];
+    if let Some(jaas) = &options.sasl_jaas_config {
+        props.push((
+            "sasl_jaas_config",
+            "sasl.username",
+            jaas_value(jaas, "username"),
+        ));
+        props.push((
+            "sasl_jaas_config",
+            "sasl.password",
+            jaas_value(jaas, "password"),
+        ));
+    }
+    let mut out: Vec<_> = props
+        .into_iter()
+        .filter_map(|(option, key, value)| Some((option, key.to_string(), value?)))
+        .collect();
+    for (key, value) in &options.kafka_properties.0 {
+        out.push(("kafka_properties", key.clone(), value.clone()));
+    }
+    out
+}
+
+/// Logstash's `auto_offset_reset` values in librdkafka's terms (`none` fails instead).
+fn offset_reset(value: &str) -> String {
+    match value {
+        "none" => "error".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Logstash's empty `ssl_endpoint_identification_algorithm` turns the check off.
+fn identification(value: &str) -> String {
+    if value.is_empty() {
+        "none".to_string()
+    } else {
+        value.to_lowercase()
+    }
+}
+
+/// `name="value"` out of a JAAS login module line (`PlainLoginModule required username="u"
+/// password="p";`).
+fn jaas_value(jaas: &str, name: &str) -> Option<String> {
+    let at = jaas
+        .match_indices(name)
+        .map(|(i, _)| i + name.len())
+        .find(|&end| jaas[end..].trim_start().starts_with('='))?;
+    let rest = jaas[at..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaas_credentials() {
+        let jaas = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="me" password = "s3=cret";"#;
+        assert_eq!(jaas_value(jaas, "username").as_deref(), Some("me"));
+        assert_eq!(jaas_value(jaas, "password").as_deref(), Some("s3=cret"));
+        assert_eq!(jaas_value(jaas, "token"), None);
+    }
 }
