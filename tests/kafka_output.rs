@@ -305,8 +305,17 @@ fn a_permanent_broker_error_marks_its_batch_failed() {
     assert_eq!(acks.sorted(), vec![(1, AckStatus::Failed)]);
 }
 
+const PREFIX: &str = "output { kafka { ";
+
 fn option_error(options: &str) -> String {
-    build_error(&format!("output {{ kafka {{ {options} }} }}"), &no_env)
+    build_error(&format!("{PREFIX}{options} }} }}"), &no_env)
+}
+
+/// The 1-based column of `option`'s name in `options` and of the value after it.
+fn columns(options: &str, option: &str) -> [usize; 2] {
+    let name = options.find(&format!("{option} =>")).unwrap();
+    let value = name + option.len() + " => ".len();
+    [PREFIX.len() + name + 1, PREFIX.len() + value + 1]
 }
 
 #[test]
@@ -315,17 +324,17 @@ fn option_errors_point_at_the_option() {
         (
             r#"topic_id => "t" acks => "2""#,
             "acks",
-            "is not \"0\", \"1\" or \"all\"",
+            r#"acks "2" is not"#,
         ),
         (
-            r#"topic_id => "t" enable_idempotence => true"#,
+            r#"topic_id => "t" enable_idempotence => true acks => "1""#,
             "acks",
-            "needs acks => \"all\"",
+            r#"enable_idempotence => true needs acks => "all""#,
         ),
         (
             r#"topic_id => "t" compression_type => "brotli""#,
             "compression_type",
-            "is not none",
+            "is not none, gzip",
         ),
         (
             r#"topic_id => "t" security_protocol => "TLS""#,
@@ -335,14 +344,55 @@ fn option_errors_point_at_the_option() {
         (
             r#"topic_id => "t" kafka_properties => { "no.such.property" => "1" }"#,
             "kafka_properties",
-            "no.such.property",
+            r#"No such configuration property: "no.such.property""#,
         ),
-        (r#"topic_id => "t" linger_ms => "soon""#, "linger_ms", ""),
-        (r#"codec => json"#, "topic_id", ""),
+        (
+            r#"topic_id => "t" linger_ms => "soon""#,
+            "linger_ms",
+            "expected a number",
+        ),
+        (r#"topic_id => """#, "topic_id", "must not be empty"),
     ];
     for (options, option, message) in cases {
         let error = option_error(options);
-        assert!(error.contains(option), "{options}: {error}");
+        let at = columns(options, option).map(|col| format!("test.conf:1:{col}: kafka: "));
+        assert!(
+            at.iter().any(|at| error.starts_with(at)),
+            "{options}: {error}"
+        );
         assert!(error.contains(message), "{options}: {error}");
     }
+    let error = option_error("codec => json");
+    assert!(
+        error.contains(r#"missing required option "topic_id""#),
+        "{error}"
+    );
+}
+
+#[test]
+fn idempotence_alone_implies_acks_all() {
+    let cluster = cluster(1, &["logs"]);
+    let mut output = output(
+        &cluster,
+        r#"topic_id => "logs" enable_idempotence => true codec => json"#,
+    );
+    let acks = Arc::new(Acks::default());
+    write_all(&mut output, vec![batch(&acks, 1, 0..5, &[])]);
+    assert_eq!(acks.sorted(), vec![(1, AckStatus::Delivered)]);
+    assert_eq!(consume(&cluster, "logs", 5).len(), 5);
+}
+
+#[test]
+fn a_full_producer_queue_makes_write_wait_rather_than_drop() {
+    let cluster = cluster(1, &["logs"]);
+    let mut output = output(
+        &cluster,
+        r#"topic_id => "logs" codec => json kafka_properties => { "queue.buffering.max.messages" => "4" }"#,
+    );
+    let acks = Arc::new(Acks::default());
+    write_all(&mut output, vec![batch(&acks, 1, 0..100, &[])]);
+    assert_eq!(acks.sorted(), vec![(1, AckStatus::Delivered)]);
+    let records = consume(&cluster, "logs", 100);
+    let sequences: Vec<i64> = records.iter().map(|r| sequence_of(&r.payload)).collect();
+    assert_eq!(sequences, (0..100).collect::<Vec<_>>());
 }

@@ -86,7 +86,10 @@ fn producer(
     config
         .create_with_context(Deliveries { plugin_id })
         .map_err(|e| {
-            let message = e.to_string();
+            let message = match e {
+                KafkaError::ClientConfig(_, description, _, _) => description,
+                other => other.to_string(),
+            };
             // librdkafka names the offending property; point at the option that set it.
             let option = properties
                 .iter()

@@ -13,8 +13,8 @@ pub struct Options {
     pub bootstrap_servers: String,
     pub topic_id: String,
     pub message_key: Option<String>,
-    #[serde(default = "default_acks")]
-    pub acks: String,
+    /// Unset: "1" (Logstash's default), or "all" with `enable_idempotence`, which needs it.
+    pub acks: Option<String>,
     #[serde(default = "default_compression")]
     pub compression_type: String,
     #[serde(default = "default_batch_size")]
@@ -64,9 +64,6 @@ pub struct Options {
 fn default_bootstrap_servers() -> String {
     "localhost:9092".into()
 }
-fn default_acks() -> String {
-    "1".into()
-}
 fn default_compression() -> String {
     "none".into()
 }
@@ -109,9 +106,18 @@ pub struct Property {
 pub type OptionProblem = (&'static str, String);
 
 impl Options {
+    /// `acks`, defaulted.
+    pub fn acks(&self) -> &str {
+        match (&self.acks, self.enable_idempotence) {
+            (Some(acks), _) => acks,
+            (None, true) => "all",
+            (None, false) => "1",
+        }
+    }
+
     /// Checks the values librdkafka would accept but Logstash does not.
     pub fn check(&self) -> Result<(), OptionProblem> {
-        let acks = self.acks.as_str();
+        let acks = self.acks();
         if !matches!(acks, "0" | "1" | "all" | "-1") {
             return Err((
                 "acks",
@@ -164,7 +170,7 @@ impl Options {
             self.bootstrap_servers.clone(),
             "bootstrap_servers",
         );
-        set("acks", self.acks.clone(), "acks");
+        set("acks", self.acks().to_string(), "acks");
         set(
             "compression.codec",
             self.compression_type.clone(),
