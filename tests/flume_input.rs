@@ -10,6 +10,7 @@
 //! sends; everything waits with deadlines.
 
 mod common;
+mod pki;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -218,9 +219,14 @@ struct Answer {
     raw: Vec<u8>,
 }
 
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// A Flume Avro sink as written for these tests.
 struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
+    /// The TCP socket under the stream (to change its read timeout).
+    tcp: TcpStream,
     serial: i32,
     handshaken: bool,
     client_hash: [u8; 16],
@@ -231,11 +237,16 @@ struct Client {
 
 impl Client {
     fn new(port: u16, deflate: bool) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Client::over(Box::new(tcp.try_clone().unwrap()), tcp, deflate)
+    }
+
+    fn over(stream: Box<dyn Stream>, tcp: TcpStream, deflate: bool) -> Client {
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
         let client_hash = [7; 16];
         Client {
             stream,
+            tcp,
             serial: 0,
             handshaken: false,
             client_hash,
@@ -557,14 +568,14 @@ fn ok_waits_until_the_events_are_queued() {
     let all = bodies("held", 50);
     let payload = c.request(true, "appendBatch", &batch_params(&all));
     c.send_frame(&payload);
-    c.stream.set_read_timeout(Some(QUIET)).unwrap();
+    c.tcp.set_read_timeout(Some(QUIET)).unwrap();
     let mut byte = [0; 1];
     let early = c.stream.read(&mut byte);
     assert!(
         matches!(&early, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
         "answered before the events were queued: {early:?}"
     );
-    c.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    c.tcp.set_read_timeout(Some(PATIENCE)).unwrap();
     let got: Vec<String> = h.events(50).iter().map(message).collect();
     assert_eq!(got, all);
     let answer = c.answer(false).unwrap();
@@ -637,12 +648,36 @@ fn malformed_frames_close_their_connection_only() {
         "nothing from the malformed connections"
     );
     // The half-sent frame's connection is still open, waiting for the rest.
-    partial.stream.set_read_timeout(Some(QUIET)).unwrap();
+    partial.tcp.set_read_timeout(Some(QUIET)).unwrap();
     let waiting = partial.stream.read(&mut [0; 1]);
     assert!(
         matches!(&waiting, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
         "{waiting:?}"
     );
+}
+
+#[test]
+fn tls_with_client_certificates() {
+    let pki = pki::Pki::new();
+    let options = pki.server_options(&format!(
+        "ssl_certificate_authorities => \"{}\" ssl_client_authentication => \"required\"",
+        pki.path("ca.crt")
+    ));
+    let h = Harness::start(&options);
+    let tls = pki
+        .connect(h.port, pki::Identity::Client, false)
+        .expect("the handshake succeeds");
+    let tcp = tls.get_ref().try_clone().unwrap();
+    let mut c = Client::over(Box::new(tls), tcp, false);
+    assert_eq!(c.append_batch(&bodies("secret", 5)).status, Some(0));
+    let got: Vec<String> = h.events(5).iter().map(message).collect();
+    assert_eq!(got, bodies("secret", 5));
+
+    // Without a certificate the connection is turned away, and nothing arrives.
+    if let Ok(mut anonymous) = pki.connect(h.port, pki::Identity::Anonymous, false) {
+        assert!(pki::refused(&mut anonymous, &[0, 0, 0, 1]));
+    }
+    assert!(h.batch(QUIET).is_none());
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //! Options: `host` (default `0.0.0.0`), `port` (required), `compression_type` (`"none"`, the
 //! default, or `"deflate"`: the Avro sink's `compression-type = deflate`, a zlib stream each
 //! way), `max_frame_size` (default 64 MiB: a larger frame ends its connection before its
-//! bytes are buffered), `headers_target` (default `[flume][headers]`). No TLS yet.
+//! bytes are buffered), `headers_target` (default `[flume][headers]`); TLS with the tcp
+//! input's `ssl_enabled`, `ssl_certificate`, `ssl_key`, `ssl_key_passphrase`,
+//! `ssl_certificate_authorities` and `ssl_client_authentication` (the shared acceptor of
+//! [`crate::inputs::tcp::tls`]; Flume's sink has `ssl`, `truststore` and `trust-all-certs`).
 //!
 //! Each `AvroFlumeEvent` body goes through the codec (default `plain`: `message` is the body);
 //! its headers (all strings) go to `headers_target` as a map (left out when there are none),
@@ -29,8 +32,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::codecs::Codec;
+use crate::config::options::OneOrMany;
 use crate::config::{Diagnostics, PluginArgs};
 use crate::event::FieldPath;
+use crate::inputs::tcp::tls::{self, ClientAuthentication, TlsAcceptor, TlsOptions};
 
 use self::session::{Counters, Session, SessionConfig};
 use super::{Input, InputContext, InputError};
@@ -41,6 +46,8 @@ const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long to wait before accepting again after `accept` failed (e.g. out of descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +68,18 @@ struct Options {
     max_frame_size: usize,
     #[serde(default = "default_headers_target")]
     headers_target: String,
+    #[serde(default)]
+    ssl_enabled: bool,
+    #[serde(default)]
+    ssl_certificate: Option<String>,
+    #[serde(default)]
+    ssl_key: Option<String>,
+    #[serde(default)]
+    ssl_key_passphrase: Option<String>,
+    #[serde(default)]
+    ssl_certificate_authorities: OneOrMany<String>,
+    #[serde(default)]
+    ssl_client_authentication: Option<ClientAuthentication>,
 }
 
 fn default_host() -> String {
@@ -89,10 +108,12 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>,
     }
     let headers_target = FieldPath::parse(&options.headers_target)
         .map_err(|e| args.error("headers_target", format!("flume: headers_target: {e}")))?;
+    let tls = tls::acceptor(args, &tls_options(&options))?;
     let server_hash = avro::protocol_hash();
     Ok(Box::new(FlumeInput {
         host: options.host,
         port: options.port,
+        tls: tls.map(Arc::new),
         codec,
         config: Arc::new(SessionConfig {
             max_frame_size: options.max_frame_size,
@@ -105,11 +126,24 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Input>,
     }))
 }
 
+fn tls_options(options: &Options) -> TlsOptions {
+    TlsOptions {
+        enabled: options.ssl_enabled,
+        certificate: options.ssl_certificate.clone(),
+        key: options.ssl_key.clone(),
+        key_passphrase: options.ssl_key_passphrase.clone(),
+        certificate_authorities: options.ssl_certificate_authorities.clone(),
+        client_authentication: options.ssl_client_authentication,
+        ..TlsOptions::default()
+    }
+}
+
 /// The `flume` input: listens on `host:port` and serves every connection as an Avro RPC
 /// session.
 pub struct FlumeInput {
     host: String,
     port: u16,
+    tls: Option<Arc<TlsAcceptor>>,
     codec: Arc<dyn Codec>,
     config: Arc<SessionConfig>,
 }
@@ -119,7 +153,7 @@ impl Input for FlumeInput {
     async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
         let listener = TcpListener::bind((self.host.as_str(), self.port)).await?;
         tracing::info!(address = %listener.local_addr()?, deflate = self.config.deflate,
-            "flume: listening");
+            tls = self.tls.is_some(), "flume: listening");
         let mut sessions = JoinSet::new();
         self.accept_loop(&listener, &ctx, &mut sessions).await;
         drop(listener);
@@ -153,7 +187,10 @@ impl FlumeInput {
                         let config = self.config.clone();
                         let ctx = ctx.clone();
                         let peer = peer.to_string();
-                        sessions.spawn(async move { serve(stream, peer, ctx, config, decoder).await });
+                        let tls = self.tls.clone();
+                        sessions.spawn(async move {
+                            serve(stream, peer, tls, ctx, config, decoder).await
+                        });
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "flume: accept failed");
@@ -165,9 +202,11 @@ impl FlumeInput {
     }
 }
 
+/// Serves one connection (after the TLS handshake, with `ssl_enabled`).
 async fn serve(
     stream: TcpStream,
     peer: String,
+    tls: Option<Arc<TlsAcceptor>>,
     ctx: InputContext,
     config: Arc<SessionConfig>,
     decoder: Box<dyn crate::codecs::Decoder>,
@@ -176,6 +215,23 @@ async fn serve(
     // Answers are small and the client waits for them.
     let _ = stream.set_nodelay(true);
     tracing::debug!(peer = %peer, "flume: connection accepted");
+    let Some(acceptor) = tls else {
+        return Session::new(stream, peer, &ctx, config, decoder)
+            .run()
+            .await;
+    };
+    let handshake = acceptor.accept_within(stream, TLS_HANDSHAKE_TIMEOUT);
+    let stream = tokio::select! {
+        () = ctx.shutdown().requested() => return,
+        done = handshake => match done {
+            Ok(stream) => stream,
+            Err(e) => {
+                config.counters.io_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(peer = %peer, error = %e, "flume: TLS handshake failed");
+                return;
+            }
+        },
+    };
     Session::new(stream, peer, &ctx, config, decoder)
         .run()
         .await;
