@@ -259,9 +259,11 @@ impl Reader<'_> {
 
     /// A `map<string>`: blocks of `count` entries (a negative count is followed by the block's
     /// byte size, which must match), ended by a zero count. A repeated key keeps its last value,
-    /// as Avro's Java decoder (a `HashMap`) does.
+    /// as Avro's Java decoder (a `HashMap`) does. At most [`MAX_HEADERS`] entries in all, so
+    /// the work per message stays linear in its size.
     fn header_map(&mut self) -> Result<Map, FlumeError> {
         let mut map = Map::new();
+        let mut entries = 0;
         loop {
             let count = self.long()?;
             if count == 0 {
@@ -269,13 +271,9 @@ impl Reader<'_> {
             }
             let declared = if count < 0 { Some(self.long()?) } else { None };
             let count = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-            // Each entry takes at least two bytes (two empty strings).
-            if count > self.left() / 2 || map.len() + count > MAX_HEADERS {
-                return Err(if map.len() + count > MAX_HEADERS {
-                    FlumeError::TooManyHeaders
-                } else {
-                    FlumeError::Truncated
-                });
+            entries = self.check_count(count, entries)?;
+            if map.is_empty() {
+                map = Map::with_capacity(count);
             }
             let start = self.pos;
             self.block(count, &mut map)?;
@@ -285,6 +283,20 @@ impl Reader<'_> {
                     return Err(FlumeError::BlockSize { declared, actual });
                 }
             }
+        }
+    }
+
+    /// Refuses a block count before anything is allocated for it: each entry takes at least
+    /// two bytes (two empty strings), and the map at most [`MAX_HEADERS`] entries. Returns the
+    /// entries read so far with this block's.
+    fn check_count(&self, count: usize, entries: usize) -> Result<usize, FlumeError> {
+        let total = entries.saturating_add(count);
+        if total > MAX_HEADERS {
+            Err(FlumeError::TooManyHeaders)
+        } else if count > self.left() / 2 {
+            Err(FlumeError::Truncated)
+        } else {
+            Ok(total)
         }
     }
 
@@ -432,6 +444,31 @@ mod tests {
                 declared: 5,
                 actual: 4
             })
+        );
+    }
+
+    /// `blocks` blocks of `count` empty-key, empty-value entries, then an empty body.
+    fn empty_entries(blocks: usize, count: usize) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for _ in 0..blocks {
+            write_long(count as i64, &mut buf);
+            buf.resize(buf.len() + 2 * count, 0);
+        }
+        buf.extend_from_slice(&[0, 0]);
+        buf
+    }
+
+    #[test]
+    fn header_entries_are_capped_across_blocks() {
+        let (headers, _) = parse(&empty_entries(1, MAX_HEADERS)).expect("at the cap");
+        assert_eq!(headers.len(), 1, "a repeated key keeps one entry");
+        assert_eq!(
+            parse(&empty_entries(1, MAX_HEADERS + 1)),
+            Err(FlumeError::TooManyHeaders)
+        );
+        assert_eq!(
+            parse(&empty_entries(2, MAX_HEADERS / 2 + 1)),
+            Err(FlumeError::TooManyHeaders)
         );
     }
 }
