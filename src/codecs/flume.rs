@@ -6,9 +6,10 @@
 //! sharing the message's buffer (short ones inline) and go to `target` (default
 //! `[flume][headers]`) as a map; the body, a slice of the message, is decoded by `body_codec`
 //! (`plain`: it is the `message`; `json`: as the `json` codec does, every event it yields gets
-//! the headers). A message that is not exactly one Flume event (truncated, a negative or
-//! oversized length, a map block whose byte size is wrong, a header that is not UTF-8, bytes
-//! left over after the body) becomes a plain event tagged `_flumeparsefailure`, its `message`
+//! the headers; `charset` applies to the body only, Avro strings being UTF-8). A message that
+//! is not exactly one Flume event (truncated, a negative or oversized length, a map block
+//! whose byte size is wrong, a header that is not UTF-8, bytes left over after the body,
+//! more than [`MAX_HEADERS`] header entries) becomes a plain event tagged `_flumeparsefailure`, its `message`
 //! the whole message, so nothing is lost.
 //!
 //! Encoding writes one `AvroFlumeEvent`: the headers are the entries of the map at `target`
