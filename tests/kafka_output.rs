@@ -352,6 +352,16 @@ fn option_errors_point_at_the_option() {
             "expected a number",
         ),
         (r#"topic_id => """#, "topic_id", "must not be empty"),
+        (
+            r#"topic_id => "t" partitioner => "hash""#,
+            "partitioner",
+            "is not default",
+        ),
+        (
+            r#"topic_id => "t" message_headers => { "h" => "%{+ccc}" }"#,
+            "message_headers",
+            "message_headers",
+        ),
     ];
     for (options, option, message) in cases {
         let error = option_error(options);
@@ -395,4 +405,58 @@ fn a_full_producer_queue_makes_write_wait_rather_than_drop() {
     let records = consume(&cluster, "logs", 100);
     let sequences: Vec<i64> = records.iter().map(|r| sequence_of(&r.payload)).collect();
     assert_eq!(sequences, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn message_headers_are_rendered_per_event() {
+    use rdkafka::message::Headers;
+    let cluster = cluster(1, &["logs"]);
+    let mut output = output(
+        &cluster,
+        r#"topic_id => "logs" codec => json message_headers => { "origin" => "dc-%{host}" "fixed" => "1" }"#,
+    );
+    let acks = Arc::new(Acks::default());
+    write_all(
+        &mut output,
+        vec![
+            batch(&acks, 1, 0..1, &[("host", "a")]),
+            batch(&acks, 2, 1..2, &[("host", "b")]),
+        ],
+    );
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "kafka-output-test")
+        .create()
+        .unwrap();
+    let mut partitions = TopicPartitionList::new();
+    partitions
+        .add_partition_offset("logs", 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&partitions).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while seen.len() < 2 && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            let headers = message.headers().expect("headers");
+            let pairs: Vec<(String, String)> = headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.to_string(),
+                        String::from_utf8_lossy(h.value.unwrap()).into_owned(),
+                    )
+                })
+                .collect();
+            seen.push(pairs);
+        }
+    }
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        seen,
+        vec![
+            vec![pair("origin", "dc-a"), pair("fixed", "1")],
+            vec![pair("origin", "dc-b"), pair("fixed", "1")],
+        ]
+    );
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::codecs::Codec;
@@ -57,12 +57,20 @@ pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Box<dyn Output>
         .as_deref()
         .map(|source| template("message_key", source))
         .transpose()?;
+    let headers = options
+        .message_headers
+        .0
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), template("message_headers", value)?)))
+        .collect::<Result<Vec<_>, Diagnostics>>()?;
     let plugin_id: Arc<str> = args.plugin_id().into();
     let producer = producer(args, &options.properties(), plugin_id.clone())?;
     Ok(Box::new(Kafka {
         producer,
         topic,
         key,
+        header_values: vec![String::new(); headers.len()],
+        headers,
         codec,
         plugin_id,
         payload: Vec::with_capacity(1024),
@@ -105,12 +113,15 @@ pub struct Kafka {
     producer: ThreadedProducer<Deliveries>,
     topic: Template,
     key: Option<Template>,
+    /// `message_headers`: names and value templates.
+    headers: Vec<(String, Template)>,
     codec: Arc<dyn Codec>,
     plugin_id: Arc<str>,
     /// Scratch for one record: librdkafka copies them, so they are reused for every event.
     payload: Vec<u8>,
     topic_buf: String,
     key_buf: String,
+    header_values: Vec<String>,
 }
 
 #[async_trait::async_trait]
@@ -131,6 +142,10 @@ impl Output for Kafka {
             if let Some(key) = &self.key {
                 self.key_buf.clear();
                 key.render_into(event, &mut self.key_buf);
+            }
+            for ((_, template), value) in self.headers.iter().zip(&mut self.header_values) {
+                value.clear();
+                template.render_into(event, value);
             }
             self.produce(&pending).await;
         }
@@ -170,6 +185,9 @@ impl Kafka {
         if self.key.is_some() {
             record = record.key(self.key_buf.as_str());
         }
+        if !self.headers.is_empty() {
+            record = record.headers(self.record_headers());
+        }
         loop {
             match self.producer.send(record) {
                 Ok(()) => return,
@@ -184,6 +202,22 @@ impl Kafka {
                 }
             }
         }
+    }
+}
+
+impl Kafka {
+    /// The rendered `message_headers` (librdkafka needs a header list of its own per record).
+    fn record_headers(&self) -> OwnedHeaders {
+        let names = self.headers.iter().map(|(name, _)| name);
+        names.zip(&self.header_values).fold(
+            OwnedHeaders::new_with_capacity(self.headers.len()),
+            |headers, (name, value)| {
+                headers.insert(Header {
+                    key: name,
+                    value: Some(value.as_str()),
+                })
+            },
+        )
     }
 }
 

@@ -57,8 +57,31 @@ pub struct Options {
     pub ssl_keystore_password: Option<String>,
     pub ssl_key_password: Option<String>,
     pub ssl_endpoint_identification_algorithm: Option<String>,
+    /// Socket buffer sizes and idle time, as Logstash's.
+    #[serde(default = "default_send_buffer_bytes")]
+    pub send_buffer_bytes: u64,
+    #[serde(default = "default_receive_buffer_bytes")]
+    pub receive_buffer_bytes: u64,
+    #[serde(default = "default_connections_max_idle_ms")]
+    pub connections_max_idle_ms: u64,
+    /// `default` (the Java client's: murmur2 of the key, so keyed records land on the same
+    /// partitions as from Logstash), `round_robin` or `uniform_sticky`.
+    pub partitioner: Option<String>,
+    /// Record headers: name => value, values sprintf templates.
+    #[serde(default)]
+    pub message_headers: Pairs<String>,
     #[serde(default)]
     pub kafka_properties: Pairs<String>,
+}
+
+fn default_send_buffer_bytes() -> u64 {
+    131_072
+}
+fn default_receive_buffer_bytes() -> u64 {
+    32_768
+}
+fn default_connections_max_idle_ms() -> u64 {
+    540_000
 }
 
 fn default_bootstrap_servers() -> String {
@@ -149,6 +172,17 @@ impl Options {
                 format!("kafka: security_protocol \"{protocol}\" is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
             ));
         }
+        if let Some(partitioner) = &self.partitioner {
+            if !matches!(
+                partitioner.as_str(),
+                "default" | "round_robin" | "uniform_sticky"
+            ) {
+                return Err((
+                    "partitioner",
+                    format!("kafka: partitioner \"{partitioner}\" is not default, round_robin or uniform_sticky"),
+                ));
+            }
+        }
         if self.topic_id.is_empty() {
             return Err(("topic_id", "kafka: topic_id must not be empty".into()));
         }
@@ -227,6 +261,33 @@ impl Options {
             "security.protocol",
             self.security_protocol.to_lowercase(),
             "security_protocol",
+        );
+        set(
+            "socket.send.buffer.bytes",
+            self.send_buffer_bytes.to_string(),
+            "send_buffer_bytes",
+        );
+        set(
+            "socket.receive.buffer.bytes",
+            self.receive_buffer_bytes.to_string(),
+            "receive_buffer_bytes",
+        );
+        set(
+            "connections.max.idle.ms",
+            self.connections_max_idle_ms.to_string(),
+            "connections_max_idle_ms",
+        );
+        let (partitioner, sticky_ms) = match self.partitioner.as_deref() {
+            // librdkafka has no round robin: records without a key go to a random partition.
+            Some("round_robin") => ("random", "0"),
+            // The Java client's default: sticky for records without a key.
+            _ => ("murmur2_random", "10"),
+        };
+        set("partitioner", partitioner.into(), "partitioner");
+        set(
+            "sticky.partitioning.linger.ms",
+            sticky_ms.into(),
+            "partitioner",
         );
         self.security_properties(&mut set);
         for (name, value) in &self.kafka_properties.0 {
