@@ -9,8 +9,8 @@
 //! the headers; `charset` applies to the body only, Avro strings being UTF-8). A message that
 //! is not exactly one Flume event (truncated, a negative or oversized length, a map block
 //! whose byte size is wrong, a header that is not UTF-8, bytes left over after the body,
-//! more than [`MAX_HEADERS`] header entries) becomes a plain event tagged `_flumeparsefailure`, its `message`
-//! the whole message, so nothing is lost.
+//! more than [`MAX_HEADERS`] header entries) becomes a plain event tagged
+//! `_flumeparsefailure`, its `message` the whole message, so nothing is lost.
 //!
 //! Encoding writes one `AvroFlumeEvent`: the headers are the entries of the map at `target`
 //! (values written as Ruby's `to_s` gives them), the body is the `message` (`plain`) or the
