@@ -460,3 +460,25 @@ fn message_headers_are_rendered_per_event() {
         ]
     );
 }
+
+#[test]
+fn retriable_broker_errors_are_retried_unless_retries_runs_out() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let retriable = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 3];
+    for (retries, expected) in [
+        ("", AckStatus::Delivered),
+        ("retries => 0", AckStatus::Failed),
+    ] {
+        let cluster = cluster(1, &["logs"]);
+        let options =
+            format!(r#"topic_id => "logs" codec => json retry_backoff_ms => 10 {retries}"#);
+        let mut output = output(&cluster, &options);
+        cluster.request_errors(RDKafkaApiKey::Produce, &retriable);
+        let acks = Arc::new(Acks::default());
+        write_all(&mut output, vec![batch(&acks, 1, 0..5, &[])]);
+        assert_eq!(acks.sorted(), vec![(1, expected)], "{retries}");
+        if expected == AckStatus::Delivered {
+            assert_eq!(consume(&cluster, "logs", 5).len(), 5);
+        }
+    }
+}

@@ -16,6 +16,13 @@
 //! When librdkafka's queue is full (`buffer_memory`), `write` waits and tries again:
 //! backpressure, never a drop. [`Kafka::close`] waits until every record is delivered.
 //!
+//! Differences from Logstash: the Java keystore options map to librdkafka's (PEM trust store in
+//! `ssl_truststore_location`, PKCS#12 keystore); SASL credentials come from `sasl_username`/
+//! `sasl_password` (or `kafka_properties`), not a JAAS file; `round_robin` partitions
+//! records without a key randomly. This build of librdkafka has gzip, snappy and lz4 but not
+//! zstd, SSL or SASL (rdkafka's `zstd`, `ssl`, `sasl` features): asking for them is a build
+//! error at the option.
+//!
 //! Main types: [`Kafka`] (the output), [`Deliveries`] (the producer context receiving
 //! delivery reports), [`Pending`] (one batch awaiting its records' reports).
 
