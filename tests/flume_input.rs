@@ -552,7 +552,12 @@ fn pings_unknown_messages_and_headers_target() {
 fn deflate_compresses_both_ways() {
     let h = Harness::start("compression_type => \"deflate\"");
     let mut c = Client::new(h.port, true);
-    let all = bodies("zipped", 300);
+    // Over a megabyte once inflated: more than one inflate step.
+    let padding = "z".repeat(4000);
+    let all: Vec<String> = bodies("zipped", 300)
+        .into_iter()
+        .map(|b| format!("{b} {padding}"))
+        .collect();
     assert_eq!(c.append_batch(&all).status, Some(0));
     assert_eq!(c.append(&[("k", "v")], "one more").status, Some(0));
     let got: Vec<String> = h.events(301).iter().map(message).collect();

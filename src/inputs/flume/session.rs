@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -27,6 +27,9 @@ use super::frame::{write_frame, Frame, FrameReader};
 
 /// How much room a read asks for.
 const READ_SIZE: usize = 64 * 1024;
+/// About the most one inflate step adds to the frame buffer: frames are checked against
+/// `max_frame_size` between steps, so a small compressed stream cannot fill memory.
+const INFLATE_STEP: usize = 4 * READ_SIZE;
 /// How long the last writes to a client may take once shutdown was requested.
 const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -143,11 +146,17 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             self.buf.reserve(READ_SIZE);
             return self.stream.read_buf(&mut self.buf).await;
         };
-        zlib.raw.clear();
-        zlib.raw.reserve(READ_SIZE);
-        let n = self.stream.read_buf(&mut zlib.raw).await?;
-        zlib.inflate(&mut self.buf)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let n = if zlib.more {
+            // Inflate what is still in hand before reading more.
+            1
+        } else {
+            zlib.raw.reserve(READ_SIZE);
+            self.stream.read_buf(&mut zlib.raw).await?
+        };
+        if n > 0 {
+            zlib.inflate(&mut self.buf)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        }
         Ok(n)
     }
 
@@ -387,6 +396,8 @@ pub struct Zlib {
     deflater: Compress,
     raw: BytesMut,
     scratch: Vec<u8>,
+    /// The last inflate step stopped at [`INFLATE_STEP`]: inflate again before reading.
+    more: bool,
 }
 
 impl Zlib {
@@ -396,24 +407,41 @@ impl Zlib {
             deflater: Compress::new(Compression::new(6), true),
             raw: BytesMut::with_capacity(READ_SIZE),
             scratch: Vec::with_capacity(READ_SIZE),
+            more: false,
         }
     }
 
-    /// Inflates everything in `raw` onto `out`.
+    /// Inflates what `raw` holds onto `out`, about [`INFLATE_STEP`] bytes at most; sets
+    /// `more` when it stopped with output still to come.
     fn inflate(&mut self, out: &mut BytesMut) -> Result<(), flate2::DecompressError> {
-        let mut input = &self.raw[..];
+        let mut produced = 0;
+        self.more = false;
         loop {
             self.scratch.clear();
             let before = self.inflater.total_in();
-            let status =
-                self.inflater
-                    .decompress_vec(input, &mut self.scratch, FlushDecompress::Sync)?;
+            let status = self.inflater.decompress_vec(
+                &self.raw,
+                &mut self.scratch,
+                FlushDecompress::Sync,
+            )?;
             let consumed = (self.inflater.total_in() - before) as usize;
-            input = &input[consumed..];
+            self.raw.advance(consumed);
             out.extend_from_slice(&self.scratch);
+            produced += self.scratch.len();
+            if status == flate2::Status::StreamEnd {
+                // Nothing follows a finished stream.
+                self.raw.clear();
+                return Ok(());
+            }
             let full = self.scratch.len() == self.scratch.capacity();
-            let stuck = consumed == 0 && self.scratch.is_empty();
-            if status == flate2::Status::StreamEnd || stuck || (input.is_empty() && !full) {
+            // The inflater may stop at a flush point with input left: go on while it makes
+            // progress; with room left and no input, it has nothing more until the next read.
+            let progress = consumed > 0 || !self.scratch.is_empty();
+            if !progress || (self.raw.is_empty() && !full) {
+                return Ok(());
+            }
+            if produced >= INFLATE_STEP {
+                self.more = true;
                 return Ok(());
             }
         }
@@ -436,5 +464,34 @@ impl Zlib {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inflating_is_done_in_bounded_steps() {
+        let mut zlib = Zlib::new();
+        let plain: Vec<u8> = (0..3_000_000u32).map(|i| (i % 7) as u8).collect();
+        let mut compressed = Vec::new();
+        Zlib::new().deflate(&plain, &mut compressed);
+        assert!(compressed.len() < plain.len() / 50);
+        zlib.raw.extend_from_slice(&compressed);
+        let mut out = BytesMut::new();
+        let mut steps = 0;
+        loop {
+            let before = out.len();
+            zlib.inflate(&mut out).unwrap();
+            assert!(out.len() - before <= INFLATE_STEP + READ_SIZE);
+            steps += 1;
+            if !zlib.more {
+                break;
+            }
+        }
+        assert!(steps > 3, "{steps} steps");
+        assert_eq!(&out[..], &plain[..]);
+        assert!(zlib.raw.is_empty());
     }
 }
