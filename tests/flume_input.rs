@@ -4,7 +4,7 @@
 //! connection), events with headers and `@timestamp`, a batch of 1000, deflate, that `OK`
 //! waits until the events are queued, that shutdown answers `FAILED`, and that malformed
 //! frames close their own connection only. Python's `avro.ipc` requestor (over a Netty-framing
-//! transceiver written for it) is a second, independent client.
+//! transceiver written for it, with Python's zlib for deflate) is a second, independent client.
 //!
 //! Each test runs the input on a runtime of its own ([`Harness`]) and reads the batches it
 //! sends; everything waits with deadlines.
@@ -704,7 +704,7 @@ fn build_errors() {
 /// Python's avro.ipc requestor: its own handshake and encoding, over a transceiver that
 /// speaks Netty framing (one connection per call, as it sends a handshake with every call).
 const PYTHON_CLIENT: &str = r#"
-import io, socket, struct, sys
+import io, socket, struct, sys, zlib
 import avro.ipc, avro.protocol
 
 PROTOCOL = avro.protocol.parse('''{"protocol":"AvroSourceProtocol","namespace":"org.apache.flume.source.avro",
@@ -715,21 +715,29 @@ PROTOCOL = avro.protocol.parse('''{"protocol":"AvroSourceProtocol","namespace":"
 
 class NettyTransceiver:
     remote_name = "flume-under-test"
-    def __init__(self, port):
+    def __init__(self, port, deflate):
         self.port = port
         self.serial = 0
+        self.deflate = deflate
     def read_exactly(self, sock, n):
-        data = b""
-        while len(data) < n:
-            chunk = sock.recv(n - len(data))
+        while len(self.buf) < n:
+            chunk = sock.recv(65536)
             if not chunk:
                 raise EOFError("closed")
-            data += chunk
+            self.buf += self.inflater.decompress(chunk) if self.deflate else chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
         return data
     def transceive(self, request):
         self.serial += 1
         sock = socket.create_connection(("127.0.0.1", self.port))
-        sock.sendall(struct.pack(">ii", self.serial, 1) + struct.pack(">i", len(request)) + request)
+        self.buf = b""
+        frame = struct.pack(">ii", self.serial, 1) + struct.pack(">i", len(request)) + request
+        if self.deflate:
+            # Each connection is a zlib stream each way.
+            deflater = zlib.compressobj(6)
+            self.inflater = zlib.decompressobj()
+            frame = deflater.compress(frame) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        sock.sendall(frame)
         serial, count = struct.unpack(">ii", self.read_exactly(sock, 8))
         assert serial == self.serial, (serial, self.serial)
         payload = b""
@@ -739,7 +747,8 @@ class NettyTransceiver:
         sock.close()
         return payload
 
-requestor = avro.ipc.Requestor(PROTOCOL, NettyTransceiver(int(sys.argv[1])))
+transceiver = NettyTransceiver(int(sys.argv[1]), sys.argv[2] == "deflate")
+requestor = avro.ipc.Requestor(PROTOCOL, transceiver)
 print(requestor.request("append", {"event": {"headers": {"via": "python"}, "body": b"from python"}}))
 events = [{"headers": {}, "body": ("py %d" % i).encode()} for i in range(20)]
 print(requestor.request("appendBatch", {"events": events}))
@@ -747,9 +756,18 @@ print(requestor.request("appendBatch", {"events": events}))
 
 #[test]
 fn python_avro_ipc_client() {
-    let h = Harness::start("");
+    python_client("", "none");
+}
+
+#[test]
+fn python_avro_ipc_client_with_python_zlib() {
+    python_client("compression_type => \"deflate\"", "deflate");
+}
+
+fn python_client(options: &str, compression: &str) {
+    let h = Harness::start(options);
     let output = Command::new("python3")
-        .args(["-c", PYTHON_CLIENT, &h.port.to_string()])
+        .args(["-c", PYTHON_CLIENT, &h.port.to_string(), compression])
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
