@@ -1,10 +1,11 @@
 //! The `flume` input over real sockets. A hand-written Avro RPC client (Netty frames, the
 //! handshake, `append` and `appendBatch` encoded from the protocol description) checks the
-//! handshake (NONE, then the protocol, then BOTH; CLIENT for a wrong server hash; BOTH with the minimal reply on a later
-//! connection), events with headers and `@timestamp`, a batch of 1000, deflate, that `OK`
-//! waits until the events are queued, that shutdown answers `FAILED`, and that malformed
-//! frames close their own connection only. Python's `avro.ipc` requestor (over a Netty-framing
-//! transceiver written for it, with Python's zlib for deflate) is a second, independent client.
+//! handshake (NONE, then the protocol, then BOTH; CLIENT for a wrong server hash; BOTH with
+//! the minimal reply on a later connection), events with headers and `@timestamp`, a batch of
+//! 1000, deflate, TLS with client certificates, that `OK` waits until the events are queued,
+//! that shutdown answers `FAILED`, and that malformed frames close their own connection only.
+//! Python's `avro.ipc` requestor (over a Netty-framing transceiver written for it, with
+//! Python's zlib for deflate) is a second, independent client.
 //!
 //! Each test runs the input on a runtime of its own ([`Harness`]) and reads the batches it
 //! sends; everything waits with deadlines.
