@@ -43,8 +43,6 @@ pub enum AvroError {
     NegativeLength,
     #[error("union branch {0} does not exist")]
     BadUnion(i64),
-    #[error("a string is not UTF-8")]
-    BadUtf8,
 }
 
 /// Reads Avro values from one payload, cutting strings and bytes out of it without copying.
@@ -77,8 +75,14 @@ impl Reader {
         self.take(len)
     }
 
+    /// A `string`; invalid UTF-8 is replaced (as Java's decoder does), so one bad header
+    /// cannot make Flume resend a batch forever.
     pub fn string(&mut self) -> Result<Text, AvroError> {
-        Text::from_utf8(self.bytes()?).map_err(|_| AvroError::BadUtf8)
+        let bytes = self.bytes()?;
+        Ok(match Text::from_utf8(bytes.clone()) {
+            Ok(text) => text,
+            Err(_) => Text::from_string(String::from_utf8_lossy(&bytes).into_owned()),
+        })
     }
 
     pub fn fixed16(&mut self) -> Result<[u8; 16], AvroError> {
@@ -323,6 +327,10 @@ mod tests {
         assert_eq!(r.bytes(), Err(AvroError::Truncated));
         let mut r = Reader::new(Bytes::from(longs(&[5])));
         assert_eq!(r.union(2), Err(AvroError::BadUnion(5)));
+        let mut bad = Vec::new();
+        write_bytes(&mut bad, b"caf\xe9");
+        let mut r = Reader::new(Bytes::from(bad));
+        assert_eq!(r.string().unwrap().as_str(), "caf\u{fffd}");
     }
 
     #[test]
