@@ -30,6 +30,8 @@ const READ_SIZE: usize = 64 * 1024;
 /// About the most one inflate step adds to the frame buffer: frames are checked against
 /// `max_frame_size` between steps, so a small compressed stream cannot fill memory.
 const INFLATE_STEP: usize = 4 * READ_SIZE;
+/// How many client protocol hashes the input remembers.
+const MAX_KNOWN_PROTOCOLS: usize = 1024;
 /// How long the last writes to a client may take once shutdown was requested.
 const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -253,11 +255,13 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
     /// sends); `Both` when it also has the right server hash.
     fn handshake(&self, request: &HandshakeRequest) -> Match {
         let mut known = self.config.known.lock().unwrap_or_else(|e| e.into_inner());
-        if request.client_protocol.is_some() {
-            // Flume's clients all speak AvroSourceProtocol; the calls are read with ours.
+        let sent = request.client_protocol.is_some();
+        // Flume's clients all speak AvroSourceProtocol; the calls are read with ours. The
+        // cache is bounded: clients past it just send their protocol on every connection.
+        if sent && known.len() < MAX_KNOWN_PROTOCOLS {
             known.insert(request.client_hash);
         }
-        if !known.contains(&request.client_hash) {
+        if !sent && !known.contains(&request.client_hash) {
             Match::None
         } else if request.server_hash == self.config.server_hash {
             Match::Both
