@@ -16,8 +16,17 @@
 //!
 //! A call is answered `OK` only once all its events are in the pipeline's queue, and `FAILED`
 //! when they could not be queued (shutdown), so Flume keeps them in its channel and sends
-//! them again. The wire format: Netty framing in [`frame`], the Avro encoding, protocol and
-//! handshake in [`avro`], one connection in [`session`].
+//! them again. Delivery is at least once: an `appendBatch` larger than the pipeline's batch
+//! size is queued in several batches, and when a later one is refused the earlier ones stay
+//! queued; a sink whose `request-timeout` (20 s in Flume) passes while the queue is full also
+//! sends its batch again. A malformed frame or call (bad counts, lengths over
+//! `max_frame_size`, bytes that are not Avro) closes that connection only; an unknown message
+//! gets an Avro error answer. The handshake follows Avro's responder: `NONE` for an unknown
+//! client hash without a protocol, `CLIENT` (with the server's protocol and hash) for a wrong
+//! server hash, else `BOTH`; the server hash is the MD5 of `avro::PROTOCOL`.
+//!
+//! The wire format: Netty framing in `frame`, the Avro encoding, protocol and handshake in
+//! `avro`, one connection in `session`.
 
 mod avro;
 mod frame;
