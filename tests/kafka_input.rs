@@ -1,0 +1,240 @@
+//! The `kafka` input against librdkafka's in-process mock cluster: messages of every partition
+//! arrive, `decorate_events`, offsets committed only over delivered batches (a crash replays the
+//! unacknowledged messages, a failed batch blocks its partition's commit), two inputs sharing a
+//! group's partitions, and option errors.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+
+use common::input::{messages, Running, PATIENCE};
+use common::{build_error, get, no_env};
+use sluice::event::{Batch, Event, Value};
+
+type Cluster = MockCluster<'static, DefaultProducerContext>;
+
+/// A mock cluster of 3 brokers with topic `t` of `partitions` partitions.
+fn cluster(partitions: i32) -> Cluster {
+    let cluster = MockCluster::new(3).unwrap();
+    cluster.create_topic("t", partitions, 1).unwrap();
+    cluster
+}
+
+fn producer(cluster: &Cluster) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .unwrap()
+}
+
+/// Produces `n` messages `p<partition>-<i>` to each of `partitions`, and waits until the
+/// cluster has them.
+fn produce(cluster: &Cluster, partitions: i32, n: usize) -> BTreeSet<String> {
+    let producer = producer(cluster);
+    let mut sent = BTreeSet::new();
+    for p in 0..partitions {
+        for i in 0..n {
+            let payload = format!("p{p}-{i}");
+            producer
+                .send(BaseRecord::<(), _>::to("t").partition(p).payload(&payload))
+                .unwrap();
+            sent.insert(payload);
+        }
+    }
+    producer.flush(PATIENCE).unwrap();
+    sent
+}
+
+/// A kafka input on `cluster`'s topic `t` in group `group`, fast to join and commit.
+fn config(cluster: &Cluster, group: &str, extra: &str) -> String {
+    config_with(cluster, group, extra, "")
+}
+
+/// [`config`] with more `kafka_properties`.
+fn config_with(cluster: &Cluster, group: &str, extra: &str, props: &str) -> String {
+    format!(
+        r#"input {{ kafka {{
+            bootstrap_servers => "{servers}" topics => ["t"] group_id => "{group}"
+            auto_offset_reset => "earliest"
+            kafka_properties => {{
+                "heartbeat.interval.ms" => "100"
+                "auto.commit.interval.ms" => "100" {props}
+            }}
+            {extra}
+        }} }}"#,
+        servers = cluster.bootstrap_servers()
+    )
+}
+
+fn run(config: &str, batch_size: usize) -> Running {
+    Running::config(config, &no_env, batch_size, 64)
+}
+
+/// The messages of `events`, grouped by their `p<partition>` prefix, in arrival order.
+fn by_partition(events: &[Event]) -> BTreeMap<String, Vec<String>> {
+    let mut parts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for message in messages(events) {
+        let p = message.split('-').next().unwrap().to_string();
+        parts.entry(p).or_default().push(message);
+    }
+    parts
+}
+
+/// A batch's events (the batch is then dropped: acknowledged).
+fn events_of(mut batch: Batch) -> Vec<Event> {
+    std::mem::take(&mut batch.events)
+}
+
+/// Batches until `n` events came (panics on fewer within the patience).
+fn take(input: &Running, n: usize) -> Vec<Batch> {
+    input.batches(n)
+}
+
+#[test]
+fn every_message_of_every_partition_arrives_in_partition_order() {
+    let cluster = cluster(3);
+    let sent = produce(&cluster, 3, 20);
+    let input = run(&config(&cluster, "g", ""), 7);
+    let batches = take(&input, 60);
+    for batch in &batches {
+        let parts = by_partition(&batch.events);
+        assert!(parts.len() <= 1, "a batch mixes partitions: {parts:?}");
+        assert!(batch.acks.len() == 1 && batch.acks[0].partition().is_some());
+    }
+    let events: Vec<Event> = batches.into_iter().flat_map(events_of).collect();
+    assert_eq!(messages(&events).into_iter().collect::<BTreeSet<_>>(), sent);
+    for (p, got) in by_partition(&events) {
+        let expected: Vec<String> = (0..20).map(|i| format!("{p}-{i}")).collect();
+        assert_eq!(got, expected);
+    }
+    input.nothing_more();
+    assert!(input.stop().is_empty());
+}
+
+#[test]
+fn decorate_events_adds_kafka_metadata() {
+    let cluster = cluster(2);
+    let producer = producer(&cluster);
+    let headers = OwnedHeaders::new().insert(Header {
+        key: "trace",
+        value: Some("abc"),
+    });
+    let record = BaseRecord::to("t")
+        .partition(1)
+        .key("k1")
+        .payload("hello")
+        .timestamp(1_700_000_000_123)
+        .headers(headers);
+    producer.send(record).unwrap();
+    producer.flush(PATIENCE).unwrap();
+
+    let input = run(&config(&cluster, "deco", "decorate_events => true"), 10);
+    let events = input.events(1);
+    let e = &events[0];
+    assert_eq!(e.message(), Some("hello"));
+    let meta = |name: &str| get(e, &format!("[@metadata][kafka][{name}]")).cloned();
+    assert_eq!(meta("topic"), Some(Value::Str("t".into())));
+    assert_eq!(meta("partition"), Some(Value::Int(1)));
+    assert_eq!(meta("offset"), Some(Value::Int(0)));
+    assert_eq!(meta("key"), Some(Value::Str("k1".into())));
+    assert_eq!(meta("timestamp"), Some(Value::Int(1_700_000_000_123)));
+    assert_eq!(meta("consumer_group"), Some(Value::Str("deco".into())));
+    assert_eq!(meta("headers"), None, "headers only with extended");
+    input.stop();
+
+    let input = run(
+        &config(&cluster, "ext", r#"decorate_events => "extended""#),
+        10,
+    );
+    let events = input.events(1);
+    let header = get(&events[0], "[@metadata][kafka][headers][trace]").cloned();
+    assert_eq!(header, Some(Value::Str("abc".into())));
+    input.stop();
+
+    let input = run(&config(&cluster, "plain", ""), 10);
+    let events = input.events(1);
+    assert!(events[0].metadata().is_empty());
+    input.stop();
+}
+
+#[test]
+fn two_inputs_in_one_group_share_the_partitions() {
+    let cluster = cluster(4);
+    let text = config(&cluster, "shared", "");
+    let (a, b) = (run(&text, 50), run(&text, 50));
+    let producer = producer(&cluster);
+    let mut sent = BTreeSet::new();
+    let mut got: [BTreeSet<String>; 2] = Default::default();
+    let deadline = Instant::now() + PATIENCE;
+    // Produce round after round until both members consume (each owns some partitions).
+    let mut round = 0;
+    while got.iter().any(BTreeSet::is_empty) {
+        assert!(Instant::now() < deadline, "one input got nothing: {got:?}");
+        for p in 0..4 {
+            let payload = format!("p{p}-{round}");
+            let record = BaseRecord::<(), _>::to("t").partition(p).payload(&payload);
+            producer.send(record).unwrap();
+            sent.insert(payload);
+        }
+        producer.flush(PATIENCE).unwrap();
+        round += 1;
+        for (input, seen) in [&a, &b].into_iter().zip(got.iter_mut()) {
+            while let Some(batch) = input.next_batch(Duration::from_millis(50)) {
+                seen.extend(messages(&batch.events));
+            }
+        }
+    }
+    while got[0].union(&got[1]).count() < sent.len() {
+        assert!(Instant::now() < deadline, "not everything arrived");
+        for (input, seen) in [&a, &b].into_iter().zip(got.iter_mut()) {
+            while let Some(batch) = input.next_batch(Duration::from_millis(50)) {
+                seen.extend(messages(&batch.events));
+            }
+        }
+    }
+    let union: BTreeSet<String> = got[0].union(&got[1]).cloned().collect();
+    assert_eq!(union, sent);
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn option_errors_point_at_their_option() {
+    let cases = [
+        (
+            "consumer_threads => 0",
+            "consumer_threads must be at least 1",
+        ),
+        (
+            "max_poll_records => -5",
+            "max_poll_records must be at least 1",
+        ),
+        (
+            r#"kafka_properties => { "no.such.property" => "1" }"#,
+            "kafka_properties: ",
+        ),
+        (
+            r#"kafka_properties => { "enable.auto.offset.store" => "true" }"#,
+            "is set by the input",
+        ),
+        (r#"topics_pattern => "(unclosed""#, "topics_pattern: "),
+        (r#"decorate_events => "sideways""#, "sideways"),
+        (r#"auto_offset_reset => "sometime""#, "auto_offset_reset: "),
+        (r#"topics => []"#, "name at least one topic"),
+        (r#"bootstrap_server => "x:1""#, "bootstrap_servers"),
+    ];
+    for (options, expected) in cases {
+        let text = format!("input {{ kafka {{ {options} }} }}");
+        let error = build_error(&text, &no_env);
+        assert!(
+            error.contains(expected),
+            "{options}: expected {expected:?} in:\n{error}"
+        );
+    }
+}
