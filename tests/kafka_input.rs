@@ -163,6 +163,83 @@ fn decorate_events_adds_kafka_metadata() {
     input.stop();
 }
 
+/// The mock cluster's shortest session timeout (and so poll deadline): a member that went away
+/// without leaving the group holds its partitions this long.
+const SHORT_SESSION: &str = r#""session.timeout.ms" => "6000" "max.poll.interval.ms" => "6000""#;
+
+/// The next `n` events of an input that joins a group whose previous member went away: its
+/// partitions come only after the group gave up on that member.
+fn rejoined(input: &Running, n: usize) -> Vec<Event> {
+    let deadline = Instant::now() + 3 * PATIENCE;
+    let mut events = Vec::new();
+    while events.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(batch) = input.next_batch(left) else {
+            panic!(
+                "{} of {n} events arrived: {:?}",
+                events.len(),
+                messages(&events)
+            );
+        };
+        events.extend(events_of(batch));
+    }
+    events
+}
+
+/// Waits until the group's committed offsets have surely been written (auto-commit runs every
+/// 100 ms in these tests).
+fn let_commits_happen() {
+    std::thread::sleep(Duration::from_millis(600));
+}
+
+#[test]
+fn a_crash_replays_exactly_the_unacknowledged_partition() {
+    let cluster = cluster(3);
+    produce(&cluster, 3, 10);
+    let input = run(&config_with(&cluster, "crash", "", SHORT_SESSION), 5);
+    let mut batches = take(&input, 30);
+    // Hold the first batch of partition 0; acknowledge every other batch.
+    let held_at = batches
+        .iter()
+        .position(|b| messages(&b.events).first().is_some_and(|m| m == "p0-0"))
+        .expect("p0-0 starts a batch");
+    let held = batches.remove(held_at);
+    drop(batches);
+    let_commits_happen();
+    assert!(input.stop().is_empty());
+    // The held batch is never acknowledged: as if the process died with it in flight.
+    std::mem::forget(held);
+
+    let again = run(&config_with(&cluster, "crash", "", SHORT_SESSION), 5);
+    let events = rejoined(&again, 10);
+    let expected: Vec<String> = (0..10).map(|i| format!("p0-{i}")).collect();
+    assert_eq!(messages(&events), expected);
+    again.nothing_more();
+    again.stop();
+}
+
+#[test]
+fn a_failed_batch_blocks_its_partition_commit() {
+    let cluster = cluster(2);
+    produce(&cluster, 2, 6);
+    let input = run(&config_with(&cluster, "fail", "", SHORT_SESSION), 3);
+    let batches = take(&input, 12);
+    for batch in &batches {
+        if messages(&batch.events).contains(&"p1-3".to_string()) {
+            batch.mark_failed();
+        }
+    }
+    drop(batches);
+    assert!(input.stop().is_empty());
+
+    // Partition 1 resumes after the last delivered batch before the failed one.
+    let again = run(&config_with(&cluster, "fail", "", SHORT_SESSION), 3);
+    let events = rejoined(&again, 3);
+    assert_eq!(messages(&events), ["p1-3", "p1-4", "p1-5"]);
+    again.nothing_more();
+    again.stop();
+}
+
 #[test]
 fn two_inputs_in_one_group_share_the_partitions() {
     let cluster = cluster(4);
