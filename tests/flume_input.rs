@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use sluice::event::{Batch, Event, Value};
-use sluice::inputs::{InputContext, InputError, Shutdown};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(300);
@@ -36,11 +35,8 @@ fn free_port() -> u16 {
 }
 
 struct Harness {
-    rt: tokio::runtime::Runtime,
+    running: common::input::Running,
     port: u16,
-    rx: async_channel::Receiver<Batch>,
-    shutdown: Shutdown,
-    task: Option<tokio::task::JoinHandle<Result<(), InputError>>>,
 }
 
 impl Harness {
@@ -56,30 +52,16 @@ impl Harness {
         );
         let mut plan = common::plan_of(&config, &common::no_env);
         let planned = plan.inputs.remove(0);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (tx, rx) = async_channel::bounded(capacity);
-        let shutdown = Shutdown::new();
-        let ctx = InputContext::new(tx)
-            .with_decoration(planned.decoration)
-            .with_batch_size(batch_size)
-            .with_shutdown(shutdown.clone());
-        let task = rt.spawn(planned.input.run(ctx));
+        let decoration = planned.decoration;
+        let running = common::input::Running::spawn(planned.input, capacity, |ctx| {
+            ctx.with_decoration(decoration).with_batch_size(batch_size)
+        });
         let deadline = Instant::now() + PATIENCE;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "nothing listens on {port}");
             std::thread::sleep(Duration::from_millis(10));
         }
-        Harness {
-            rt,
-            port,
-            rx,
-            shutdown,
-            task: Some(task),
-        }
+        Harness { running, port }
     }
 
     fn connect(&self) -> Client {
@@ -87,41 +69,15 @@ impl Harness {
     }
 
     fn batch(&self, within: Duration) -> Option<Batch> {
-        self.rt
-            .block_on(async { tokio::time::timeout(within, self.rx.recv()).await })
-            .ok()
-            .and_then(Result::ok)
+        self.running.next_batch(within)
     }
 
     fn events(&self, n: usize) -> Vec<Event> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut out = Vec::new();
-        while out.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let batch = self
-                .batch(left)
-                .unwrap_or_else(|| panic!("got {} of {n} events in time", out.len()));
-            out.extend(batch.events.iter().cloned());
-        }
-        assert_eq!(out.len(), n, "more events than expected");
-        out
+        self.running.events(n)
     }
 
     fn stop(&mut self) {
-        self.shutdown.request();
-        let task = self.task.take().expect("running");
-        let result = self
-            .rt
-            .block_on(async { tokio::time::timeout(PATIENCE, task).await })
-            .expect("the input returns after shutdown")
-            .expect("the input task did not panic");
-        assert!(result.is_ok(), "the input failed: {result:?}");
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.shutdown.request();
+        self.running.shut_down_within(PATIENCE);
     }
 }
 

@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sluice::event::{Batch, Event};
-use sluice::inputs::{InputContext, InputError, Shutdown};
+use sluice::inputs::{InputContext, InputError};
 
 use pki::{Identity, Pki};
 
@@ -45,11 +45,8 @@ fn free_port() -> u16 {
 
 /// A relp input built from `input { relp { ... } }`, running on its own runtime.
 struct Harness {
-    rt: tokio::runtime::Runtime,
+    running: common::input::Running,
     port: u16,
-    rx: async_channel::Receiver<Batch>,
-    shutdown: Shutdown,
-    task: Option<tokio::task::JoinHandle<Result<(), InputError>>>,
 }
 
 impl Harness {
@@ -66,26 +63,12 @@ impl Harness {
         );
         let mut plan = common::plan_of(&config, &common::no_env);
         let planned = plan.inputs.remove(0);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (tx, rx) = async_channel::bounded(capacity);
-        let shutdown = Shutdown::new();
-        let ctx = InputContext::new(tx)
-            .with_decoration(planned.decoration)
-            .with_batch_size(batch_size)
-            .with_shutdown(shutdown.clone());
-        let task = rt.spawn(planned.input.run(ctx));
+        let decoration = planned.decoration;
+        let running = common::input::Running::spawn(planned.input, capacity, |ctx| {
+            ctx.with_decoration(decoration).with_batch_size(batch_size)
+        });
         wait_for_listener(port);
-        Harness {
-            rt,
-            port,
-            rx,
-            shutdown,
-            task: Some(task),
-        }
+        Harness { running, port }
     }
 
     fn connect(&self) -> Client {
@@ -94,45 +77,17 @@ impl Harness {
 
     /// The next batch, if one comes within `within`.
     fn batch(&self, within: Duration) -> Option<Batch> {
-        self.rt
-            .block_on(async { tokio::time::timeout(within, self.rx.recv()).await })
-            .ok()
-            .and_then(Result::ok)
+        self.running.next_batch(within)
     }
 
     /// The next `n` events, in the order sent; fails the test if they do not come in time.
     fn events(&self, n: usize) -> Vec<Event> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut out = Vec::new();
-        while out.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let batch = self
-                .batch(left)
-                .unwrap_or_else(|| panic!("got {} of {n} events in time", out.len()));
-            out.extend(batch.events.iter().cloned());
-        }
-        assert_eq!(out.len(), n, "more events than expected");
-        out
+        self.running.events(n)
     }
 
     /// Requests shutdown and returns how long the input took to return (it must return Ok).
     fn stop(&mut self) -> Duration {
-        let start = Instant::now();
-        self.shutdown.request();
-        let task = self.task.take().expect("running");
-        let result = self
-            .rt
-            .block_on(async { tokio::time::timeout(PATIENCE, task).await })
-            .expect("the input returns after shutdown")
-            .expect("the input task did not panic");
-        assert!(result.is_ok(), "the input failed: {result:?}");
-        start.elapsed()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.shutdown.request();
+        self.running.shut_down_within(PATIENCE)
     }
 }
 

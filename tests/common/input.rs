@@ -161,6 +161,20 @@ impl Running {
         rest
     }
 
+    /// Requests shutdown and waits, within `limit`, for the input to return `Ok`; the queue
+    /// stays readable. Returns how long the input took. Call it once.
+    pub fn shut_down_within(&mut self, limit: Duration) -> Duration {
+        let asked = Instant::now();
+        self.shutdown.request();
+        let result = self
+            .rt
+            .block_on(async { tokio::time::timeout(limit, &mut self.task).await })
+            .unwrap_or_else(|_| panic!("the input did not return within {limit:?} of shutdown"))
+            .expect("the input task did not panic");
+        assert!(result.is_ok(), "the input failed: {result:?}");
+        asked.elapsed()
+    }
+
     /// Requests shutdown; the input must return within `limit`. Returns the queue, with
     /// what it still holds.
     pub fn stop_within(self, limit: Duration) -> async_channel::Receiver<Batch> {
