@@ -30,6 +30,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Runs test case files (logstash-filter-verifier's format) against a config's filters.
     Test(TestArgs),
+    /// Local stand-ins to debug pipelines against (`sluice sandbox kafka`: a mock Kafka cluster).
+    Sandbox(super::sandbox::SandboxArgs),
+    /// Kafka operations (`sluice kafka rewind`: move a consumer group's offsets to a time).
+    Kafka(super::kafka::KafkaArgs),
 }
 
 #[derive(Debug, Args)]

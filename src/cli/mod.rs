@@ -1,5 +1,5 @@
 //! The `sluice` command line: `sluice run`, `sluice check`, `sluice demo`, `sluice test`,
-//! `sluice --version`.
+//! `sluice sandbox kafka`, `sluice kafka rewind`, `sluice --version`.
 //!
 //! - `args`: the flags ([`args::Cli`]) and their translation into a [`Settings`] layer;
 //! - `load`: config files or text -> [`crate::plan::Plan`], with Logstash's default input and
@@ -16,7 +16,9 @@
 
 pub mod args;
 pub mod demo;
+pub mod kafka;
 pub mod load;
+pub mod sandbox;
 pub mod test;
 
 use std::io::IsTerminal;
@@ -71,6 +73,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             true => Ok(()),
             false => Err(TestsFailed.into()),
         },
+        Command::Sandbox(args) => sandbox::run(args),
+        Command::Kafka(args) => kafka::run(args),
     }
 }
 
