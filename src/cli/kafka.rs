@@ -1,7 +1,43 @@
 //! `sluice kafka rewind`: moves a consumer group's committed offsets to a point in time, so the
-//! group's workers replay a window of logs (after a bad filter release).
+//! group's workers replay a window of logs (after a bad filter release). Modelled on
+//! `kafka-consumer-groups.sh --reset-offsets`: the same targets, dry run unless `--execute`.
+//!
+//! [`RewindArgs`] is the command line; [`run`] does the work:
+//! 1. the partitions of the `--topic`s (limited by `--partitions`), with their watermarks;
+//! 2. each partition's new offset ([`new_offset`]): its start, its end, or the first message at
+//!    or after the time;
+//! 3. the table `TOPIC PARTITION CURRENT NEW`; with `--execute`, the commit.
+//!
+//! Why verify offsets-for-times: the broker answers from its time index, which some brokers
+//! get wrong (and librdkafka's mock cluster does not implement: it answers "the end" for any
+//! time). The tool reads the message at the answered offset and the one before it and checks
+//! their own timestamps; when they disagree it binary-searches the partition's offsets reading
+//! single messages ([`search`]). stderr says which method each partition used.
+//!
+//! Why join the group to commit: a broker takes offset commits for a group with members only
+//! from a member of the current generation, and a commit beside running workers would be
+//! overwritten by their next commit anyway. So `--execute` subscribes as a member of the group
+//! ([`client::Member`]) and commits only once the group assigned it every partition being
+//! rewound, which proves no worker holds them. If that does not happen within `--timeout` (a
+//! worker that died without leaving holds its partitions for `session.timeout.ms`), it refuses
+//! and commits nothing. Closing the consumer then leaves the group.
+//!
+//! Submodules: `when` (time and duration text), `search` (verification and binary search over a
+//! read closure), `client` (librdkafka).
 
-use clap::{Args, Subcommand};
+mod client;
+mod search;
+mod when;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat};
+use clap::{ArgGroup, Args, Subcommand};
+use rdkafka::config::ClientConfig;
+
+use client::{Connection, Part};
+use search::Span;
 
 #[derive(Debug, Args)]
 pub struct KafkaArgs {
@@ -15,10 +51,341 @@ pub enum KafkaCommand {
     Rewind(RewindArgs),
 }
 
+/// `sluice kafka rewind --help`, after the flags.
+const REWIND_HELP: &str = "\
+Prints, per partition, the group's committed offset (CURRENT, `-` when it has none) and the
+offset it would move to (NEW). Nothing changes without --execute.
+
+To replay logs after a bad release:
+  1. stop the group's workers (e.g. scale the Marathon app to 0 instances);
+  2. sluice kafka rewind --bootstrap-servers kafka1:9092 --group logstash --topic logs \\
+       --to-datetime 2026-11-21T10:00:00Z          # check the NEW column
+  3. run the same command with --execute;
+  4. start the workers: they consume again from NEW.
+
+--execute joins the group to commit. It refuses (and commits nothing) while other members
+hold the partitions; a worker that died without leaving the group holds them for its
+session.timeout.ms, so --timeout defaults to that plus 5s.
+
+A time's offset is the first message whose timestamp is at or after it (the end when there is
+none). The brokers' offsets-for-times answer is checked against the messages' own timestamps;
+if they disagree, the partition is binary-searched (stderr says which partition used which).
+Producer (CreateTime) timestamps need not grow with the offset: the search then finds a message
+at or after the time whose previous message is before it.";
+
 #[derive(Debug, Args)]
-pub struct RewindArgs {}
+#[command(
+    after_long_help = REWIND_HELP,
+    group(ArgGroup::new("target").required(true).args(
+        ["to_datetime", "by_duration", "to_earliest", "to_latest"]
+    ))
+)]
+pub struct RewindArgs {
+    /// Kafka brokers to start from: host:port[,host:port...].
+    #[arg(long, value_name = "HOSTS")]
+    pub bootstrap_servers: String,
+    /// The consumer group to move (the kafka input's group_id).
+    #[arg(long, value_name = "GROUP")]
+    pub group: String,
+    /// Topics to move the group's offsets of (repeat, or a comma list).
+    #[arg(
+        long = "topic",
+        value_name = "TOPIC",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub topics: Vec<String>,
+    /// Only these partitions of each topic (comma list); all by default.
+    #[arg(long, value_name = "N,N", value_delimiter = ',')]
+    pub partitions: Vec<i32>,
+    /// To the first message at or after this time: RFC 3339 (2026-11-21T10:00:00Z,
+    /// 2026-11-21T11:00:00+01:00), or a local time without offset (2026-11-21T10:00:00), read in
+    /// this machine's time zone (TZ).
+    #[arg(long, value_name = "TIME", value_parser = when::parse_datetime)]
+    pub to_datetime: Option<i64>,
+    /// To the first message at or after now minus this long: 500ms, 30s, 15m, 2h, 1d, 1h30m,
+    /// or ISO 8601 (PT2H).
+    #[arg(long, value_name = "DURATION", value_parser = when::parse_duration)]
+    pub by_duration: Option<Duration>,
+    /// To each partition's first message still kept (replays everything).
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// To each partition's end (skips everything not yet consumed).
+    #[arg(long)]
+    pub to_latest: bool,
+    /// Commit the new offsets; without it nothing changes (dry run).
+    #[arg(long)]
+    pub execute: bool,
+    /// A librdkafka property for every client, e.g. security.protocol=SASL_SSL (repeat).
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub properties: Vec<(String, String)>,
+    /// How long to wait for the brokers and for the group to hand the tool its partitions
+    /// [default: session.timeout.ms (45s) + 5s].
+    #[arg(long, value_name = "DURATION", value_parser = when::parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// Properties the tool sets itself: overriding them would commit for the wrong group or
+/// commit what the tool's consumer happened to fetch.
+const RESERVED: &[&str] = &["group.id", "enable.auto.commit", "enable.auto.offset.store"];
+
+/// `--kafka-property key=value`.
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not key=value"))?;
+    let key = key.trim();
+    if RESERVED.contains(&key) {
+        return Err(format!(
+            "`{key}` is set by the tool; use --group for the group"
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// Where the offsets go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Earliest,
+    Latest,
+    /// Milliseconds since the Unix epoch.
+    Time(i64),
+}
+
+impl RewindArgs {
+    fn target(&self) -> Target {
+        match (self.to_datetime, self.by_duration) {
+            (Some(millis), _) => Target::Time(millis),
+            (None, Some(ago)) => Target::Time(now_millis() - ago.as_millis() as i64),
+            _ if self.to_earliest => Target::Earliest,
+            _ => Target::Latest,
+        }
+    }
+
+    /// `--timeout`, or the session timeout the group's members get plus a margin.
+    fn timeout(&self) -> anyhow::Result<Duration> {
+        if let Some(timeout) = self.timeout {
+            return Ok(timeout);
+        }
+        let session = self
+            .properties
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "session.timeout.ms");
+        let millis: u64 = match session {
+            Some((_, value)) => value.parse().context("session.timeout.ms: not a number")?,
+            None => 45_000,
+        };
+        Ok(Duration::from_millis(millis) + Duration::from_secs(5))
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config
+    }
+}
+
+fn now_millis() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    since.as_millis() as i64
+}
+
+/// A time for people: RFC 3339 in UTC, with milliseconds.
+fn display_millis(millis: i64) -> String {
+    match DateTime::from_timestamp_millis(millis) {
+        Some(time) => time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => format!("{millis} ms"),
+    }
+}
 
 pub fn run(args: KafkaArgs) -> anyhow::Result<()> {
-    let _ = args;
-    todo!("sluice kafka rewind")
+    let KafkaCommand::Rewind(args) = args.command;
+    rewind(&args)
+}
+
+fn rewind(args: &RewindArgs) -> anyhow::Result<()> {
+    let target = args.target();
+    if let Target::Time(millis) = target {
+        eprintln!("target time: {}", display_millis(millis));
+    }
+    let connection = Connection::open(args.client_config(), args.timeout()?)?;
+    let parts = selected_parts(&connection, args)?;
+    let new = new_offsets(&connection, &parts, target)?;
+    if !args.execute {
+        let current = connection.committed(&args.group, &parts)?;
+        print_table(&parts, &current, &new);
+        println!("dry run: nothing committed; add --execute to commit");
+        return Ok(());
+    }
+    let member = connection.join(&args.group, &args.topics, &parts)?;
+    let current = member.committed(&parts)?;
+    print_table(&parts, &current, &new);
+    member.commit(&parts, &new)?;
+    drop(member);
+    println!(
+        "committed: group {} now starts {} partition(s) at NEW",
+        args.group,
+        parts.len()
+    );
+    Ok(())
+}
+
+/// The partitions to move: every partition of each topic, or those `--partitions` names.
+fn selected_parts(connection: &Connection, args: &RewindArgs) -> anyhow::Result<Vec<Part>> {
+    let mut parts = Vec::new();
+    for topic in &args.topics {
+        let all = connection.partitions(topic)?;
+        for wanted in &args.partitions {
+            anyhow::ensure!(
+                all.contains(wanted),
+                "topic `{topic}` has no partition {wanted} (it has 0..{})",
+                all.len()
+            );
+        }
+        let chosen = all
+            .into_iter()
+            .filter(|p| args.partitions.is_empty() || args.partitions.contains(p));
+        parts.extend(chosen.map(|partition| Part {
+            topic: topic.clone(),
+            partition,
+        }));
+    }
+    parts.sort();
+    parts.dedup();
+    Ok(parts)
+}
+
+/// Each part's new offset.
+fn new_offsets(
+    connection: &Connection,
+    parts: &[Part],
+    target: Target,
+) -> anyhow::Result<Vec<i64>> {
+    let spans = parts
+        .iter()
+        .map(|part| connection.span(part))
+        .collect::<anyhow::Result<Vec<Span>>>()?;
+    let answers = match target {
+        Target::Time(millis) => broker_answers(connection, parts, millis),
+        _ => Vec::new(),
+    };
+    let mut offsets = Vec::with_capacity(parts.len());
+    for (i, (part, span)) in parts.iter().zip(&spans).enumerate() {
+        let offset = match target {
+            Target::Earliest => log(part, "earliest: the log start offset", span.low),
+            Target::Latest => log(part, "latest: the end (high watermark)", span.high),
+            Target::Time(millis) => {
+                let answer = answers
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| Err("none".into()));
+                new_offset(connection, part, *span, millis, answer)?
+            }
+        };
+        offsets.push(offset);
+    }
+    Ok(offsets)
+}
+
+/// Logs how `part`'s new offset was found; returns it.
+fn log(part: &Part, method: &str, offset: i64) -> i64 {
+    eprintln!("{part}: {offset} ({method})");
+    offset
+}
+
+/// The brokers' offsets-for-times answer per part (`span.high` stands for "the end" later), or
+/// why there is none.
+fn broker_answers(
+    connection: &Connection,
+    parts: &[Part],
+    millis: i64,
+) -> Vec<Result<Option<i64>, String>> {
+    match connection.offsets_for_time(parts, millis) {
+        Ok(answers) => answers
+            .into_iter()
+            .map(|a| a.map_err(|e| format!("{e:#}")))
+            .collect(),
+        Err(e) => vec![Err(format!("{e:#}")); parts.len()],
+    }
+}
+
+/// The first offset of `part` at or after `millis`: the brokers' answer when the messages'
+/// timestamps agree with it, else a binary search.
+fn new_offset(
+    connection: &Connection,
+    part: &Part,
+    span: Span,
+    millis: i64,
+    answer: Result<Option<i64>, String>,
+) -> anyhow::Result<i64> {
+    let read = |offset| connection.read(part, offset, span.high);
+    let why = match answer {
+        Err(e) => format!("offsets-for-times failed: {e}"),
+        Ok(answer) => {
+            let offset = answer.unwrap_or(span.high);
+            match search::verify(offset, span, millis, read)? {
+                Ok(()) => return Ok(log(part, "offsets-for-times, verified", offset)),
+                Err(reason) => format!("offsets-for-times answered {offset}, but {reason}"),
+            }
+        }
+    };
+    let found = search::first_at_or_after(span, millis, read)?;
+    let method = format!("{why}; binary search read {} message(s)", found.reads);
+    Ok(log(part, &method, found.offset))
+}
+
+/// `TOPIC PARTITION CURRENT NEW`, columns aligned.
+fn print_table(parts: &[Part], current: &[Option<i64>], new: &[i64]) {
+    let mut rows = vec![["TOPIC", "PARTITION", "CURRENT", "NEW"].map(String::from)];
+    for ((part, current), new) in parts.iter().zip(current).zip(new) {
+        let current = current.map_or_else(|| "-".to_string(), |c| c.to_string());
+        rows.push([
+            part.topic.clone(),
+            part.partition.to_string(),
+            current,
+            new.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_are_key_value_and_not_reserved() {
+        let parsed = parse_property("security.protocol=SASL_SSL");
+        assert_eq!(parsed, Ok(("security.protocol".into(), "SASL_SSL".into())));
+        let parsed = parse_property("sasl.password=a=b");
+        assert_eq!(parsed, Ok(("sasl.password".into(), "a=b".into())));
+        assert!(parse_property("novalue").unwrap_err().contains("key=value"));
+        assert!(parse_property("group.id=x")
+            .unwrap_err()
+            .contains("--group"));
+    }
+
+    #[test]
+    fn display_millis_is_utc_rfc3339() {
+        assert_eq!(
+            display_millis(1_795_255_200_250),
+            "2026-11-21T10:00:00.250Z"
+        );
+    }
 }
