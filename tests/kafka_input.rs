@@ -9,13 +9,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 
 use common::input::{messages, Running, PATIENCE};
 use common::{build_error, get, no_env};
 use sluice::event::{Batch, Event, Value};
+use sluice::pipeline::{PartitionLagReading, Pipeline, PipelineSettings};
 
 type Cluster = MockCluster<'static, DefaultProducerContext>;
 
@@ -62,10 +65,9 @@ fn config_with(cluster: &Cluster, group: &str, extra: &str, props: &str) -> Stri
         r#"input {{ kafka {{
             bootstrap_servers => "{servers}" topics => ["t"] group_id => "{group}"
             auto_offset_reset => "earliest"
-            kafka_properties => {{
-                "heartbeat.interval.ms" => "100"
-                "auto.commit.interval.ms" => "100" {props}
-            }}
+            heartbeat_interval_ms => 100
+            auto_commit_interval_ms => "100"
+            kafka_properties => {{ {props} }}
             {extra}
         }} }}"#,
         servers = cluster.bootstrap_servers()
@@ -167,6 +169,9 @@ fn decorate_events_adds_kafka_metadata() {
 /// without leaving the group holds its partitions this long.
 const SHORT_SESSION: &str = r#""session.timeout.ms" => "6000" "max.poll.interval.ms" => "6000""#;
 
+/// [`SHORT_SESSION`] in logstash-input-kafka's option names.
+const SHORT_SESSION_OPTIONS: &str = "session_timeout_ms => 6000 max_poll_interval_ms => 6000";
+
 /// The next `n` events of an input that joins a group whose previous member went away: its
 /// partitions come only after the group gave up on that member.
 fn rejoined(input: &Running, n: usize) -> Vec<Event> {
@@ -222,7 +227,7 @@ fn a_crash_replays_exactly_the_unacknowledged_partition() {
 fn a_failed_batch_blocks_its_partition_commit() {
     let cluster = cluster(2);
     produce(&cluster, 2, 6);
-    let input = run(&config_with(&cluster, "fail", "", SHORT_SESSION), 3);
+    let input = run(&config(&cluster, "fail", SHORT_SESSION_OPTIONS), 3);
     let batches = take(&input, 12);
     for batch in &batches {
         if messages(&batch.events).contains(&"p1-3".to_string()) {
@@ -233,7 +238,7 @@ fn a_failed_batch_blocks_its_partition_commit() {
     assert!(input.stop().is_empty());
 
     // Partition 1 resumes after the last delivered batch before the failed one.
-    let again = run(&config_with(&cluster, "fail", "", SHORT_SESSION), 3);
+    let again = run(&config(&cluster, "fail", SHORT_SESSION_OPTIONS), 3);
     let events = rejoined(&again, 3);
     assert_eq!(messages(&events), ["p1-3", "p1-4", "p1-5"]);
     again.nothing_more();
@@ -305,6 +310,38 @@ fn option_errors_point_at_their_option() {
         (r#"auto_offset_reset => "sometime""#, "auto_offset_reset: "),
         (r#"topics => []"#, "name at least one topic"),
         (r#"bootstrap_server => "x:1""#, "bootstrap_servers"),
+        (r#"session_timeout_ms => "soon""#, "session_timeout_ms: "),
+        (r#"isolation_level => "sometimes""#, "isolation_level: "),
+        (
+            r#"fetch_min_bytes => [1]"#,
+            "fetch_min_bytes: expected a number",
+        ),
+        (
+            r#"partition_assignment_strategy => "sticky""#,
+            "use \"cooperative_sticky\"",
+        ),
+        (
+            r#"partition_assignment_strategy => "random""#,
+            "expected range, round_robin or cooperative_sticky",
+        ),
+        (
+            r#"ssl_truststore_type => "jks""#,
+            "PEM file of CA certificates",
+        ),
+        (r#"ssl_keystore_type => "JKS""#, "convert it to PKCS12"),
+        (
+            r#"schema_registry_url => "http://registry:8081""#,
+            "setting of Kafka's Java client",
+        ),
+        (r#"jaas_path => "/etc/jaas.conf""#, "sasl_jaas_config"),
+        (
+            r#"value_deserializer_class => "io.confluent.kafka.serializers.KafkaAvroDeserializer""#,
+            "is Java code",
+        ),
+        (
+            r#"poll_timeout_ms => 0"#,
+            "poll_timeout_ms must be at least 1",
+        ),
     ];
     for (options, expected) in cases {
         let text = format!("input {{ kafka {{ {options} }} }}");
@@ -314,4 +351,166 @@ fn option_errors_point_at_their_option() {
             "{options}: expected {expected:?} in:\n{error}"
         );
     }
+}
+
+#[test]
+fn logstash_options_reach_librdkafka() {
+    let cluster = cluster(1);
+    produce(&cluster, 1, 3);
+    // Each option is checked by librdkafka itself, so a value it refuses would fail the build.
+    let options = r#"
+        fetch_min_bytes => 1 fetch_max_wait_ms => "50" max_partition_fetch_bytes => 1048576
+        check_crcs => true isolation_level => "read_committed" client_rack => "rack-1"
+        partition_assignment_strategy => "round_robin" client_dns_lookup => "use_all_dns_ips"
+        key_deserializer_class => "org.apache.kafka.common.serialization.StringDeserializer"
+        ssl_keystore_type => "pkcs12" exclude_internal_topics => true poll_timeout_ms => 20
+    "#;
+    let input = run(&config(&cluster, "opts", options), 10);
+    let events = input.events(3);
+    assert_eq!(messages(&events), ["p0-0", "p0-1", "p0-2"]);
+    input.stop();
+}
+
+/// The offsets group `group` has committed for partitions `0..partitions` of topic `t`.
+fn committed(cluster: &Cluster, group: &str, partitions: i32) -> Vec<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition("t", p);
+    }
+    let committed = consumer.committed_offsets(list, PATIENCE).unwrap();
+    (0..partitions)
+        .map(
+            |p| match committed.find_partition("t", p).unwrap().offset() {
+                Offset::Offset(n) => n,
+                _ => -1,
+            },
+        )
+        .collect()
+}
+
+#[test]
+fn without_auto_commit_each_delivery_commits_at_once() {
+    let cluster = cluster(2);
+    produce(&cluster, 2, 5);
+    // A timer that never fires within the test: only delivery can commit.
+    let options = "enable_auto_commit => false auto_commit_interval_ms => 600000";
+    let text =
+        config(&cluster, "manual", options).replace(r#"auto_commit_interval_ms => "100""#, "");
+    let input = run(&text, 5);
+    let mut batches = take(&input, 10);
+    let p1 = batches
+        .iter()
+        .position(|b| {
+            messages(&b.events)
+                .first()
+                .is_some_and(|m| m.starts_with("p1"))
+        })
+        .unwrap();
+    let held = batches.remove(p1);
+    drop(batches);
+    let deadline = Instant::now() + PATIENCE;
+    while committed(&cluster, "manual", 2) != [5, -1] {
+        assert!(
+            Instant::now() < deadline,
+            "commits: {:?}",
+            committed(&cluster, "manual", 2)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(held);
+    while committed(&cluster, "manual", 2) != [5, 5] {
+        assert!(
+            Instant::now() < deadline,
+            "commits: {:?}",
+            committed(&cluster, "manual", 2)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    input.stop();
+}
+
+#[test]
+fn consumer_lag_counts_undelivered_messages_of_owned_partitions() {
+    let cluster = cluster(2);
+    produce(&cluster, 1, 30);
+    let stats = r#""statistics.interval.ms" => "100""#;
+    let mut plan = common::plan_of(&config_with(&cluster, "lag", "", stats), &no_env);
+    let input = plan.inputs.remove(0);
+    let lag = input.input.partition_lag().expect("kafka reports lag");
+    let decoration = input.decoration;
+    let running = Running::spawn(input.input, 64, |ctx| {
+        ctx.with_decoration(decoration).with_batch_size(10)
+    });
+    let p = |n: i32| (std::sync::Arc::<str>::from("t"), n);
+    let lag_of = |partition: i32| {
+        lag.partitions()
+            .into_iter()
+            .find(|(owned, _)| *owned == p(partition))
+            .map(|(_, lag)| lag)
+    };
+    let wait_for = |partition: i32, expected: i64| {
+        let deadline = Instant::now() + PATIENCE;
+        while lag_of(partition) != Some(expected) {
+            assert!(
+                Instant::now() < deadline,
+                "lag of partition {partition}: {:?}, expected {expected}",
+                lag.partitions()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut batches = running.batches(30);
+    // Delivered: the first 10; the other 20 are in flight.
+    drop(batches.remove(0));
+    wait_for(0, 20);
+    // Partition 1 is owned, empty, and nothing was ever stored or committed there.
+    wait_for(1, -1);
+    drop(batches);
+    wait_for(0, 0);
+    running.stop();
+}
+
+#[test]
+fn pipeline_stats_name_the_input_of_each_lag_reading() {
+    let cluster = cluster(2);
+    produce(&cluster, 2, 4);
+    let stats = r#""statistics.interval.ms" => "100""#;
+    let text = config_with(&cluster, "stats", r#"id => "business""#, stats) + " output { null {} }";
+    let plan = common::plan_of(&text, &no_env);
+    let pipeline = Pipeline::new(
+        plan,
+        PipelineSettings {
+            workers: 1,
+            batch_size: 10,
+            batch_delay: Duration::from_millis(5),
+        },
+    );
+    let stats = pipeline.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        pipeline.run_until(async move {
+            let _ = stopped.await;
+        })
+    });
+    let deadline = Instant::now() + PATIENCE;
+    let expected: Vec<_> = (0..2)
+        .map(|partition| PartitionLagReading {
+            input: "business".to_string(),
+            topic: "t".into(),
+            partition,
+            lag: 0,
+        })
+        .collect();
+    while stats.partition_lag() != expected {
+        assert!(Instant::now() < deadline, "{:?}", stats.partition_lag());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(stats.events_out(), 8);
+    stop.send(()).unwrap();
+    thread.join().unwrap().unwrap();
 }

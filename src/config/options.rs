@@ -50,6 +50,7 @@ impl EcsCompatibility {
 }
 
 /// One plugin's attributes, merged, ready to be read as an options struct.
+#[derive(Clone)]
 pub struct PluginArgs<'a> {
     plugin: &'a ast::Plugin,
     attributes: Vec<Attribute>,

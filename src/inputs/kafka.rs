@@ -16,7 +16,15 @@
 //! closes it. Replay after a crash is bounded by the batches in flight (the queue's capacity).
 //!
 //! Consumer lag per owned partition comes from librdkafka's statistics
-//! (`statistics.interval.ms`, 5 s unless `kafka_properties` says otherwise): [`ConsumerLag`].
+//! (`statistics.interval.ms`, 5 s unless `kafka_properties` says otherwise): [`ConsumerLag`],
+//! the input's [`PartitionLag`], which the pipeline's stats read. It counts messages not yet
+//! delivered (behind the stored offset), the figure ops compare with the group's backlog.
+//!
+//! Options keep logstash-input-kafka's names. Most are one librdkafka property each ([`DIRECT`]);
+//! the rest are translated (`partition_assignment_strategy`, PEM/PKCS12 key stores, JAAS
+//! credentials); settings only the Java client can honour (JKS stores, schema registries,
+//! callback classes) are refused with what to do instead ([`JAVA_ONLY`]). `kafka_properties`
+//! passes any librdkafka property through, last.
 
 pub mod offsets;
 
@@ -36,10 +44,7 @@ use crate::config::{Diagnostics, PluginArgs};
 use crate::event::{AckStatus, Acknowledge, Batch, Event, Map, Text, Timestamp, Value};
 
 use self::offsets::{Offsets, Partition};
-use super::{Input, InputContext, InputError};
-
-/// How long one poll waits for a message before the shutdown request is looked at again.
-const POLL: Duration = Duration::from_millis(100);
+use super::{Input, InputContext, InputError, PartitionLag};
 
 /// Properties the input sets itself: at-least-once delivery depends on them.
 const RESERVED: &[&str] = &["enable.auto.offset.store", "enable.auto.commit"];
@@ -61,14 +66,33 @@ struct Options {
     consumer_threads: i64,
     #[serde(default = "default_max_poll_records")]
     max_poll_records: i64,
+    #[serde(default = "default_poll_timeout_ms")]
+    poll_timeout_ms: i64,
     #[serde(default)]
     decorate_events: DecorateEvents,
+    /// `false`: offsets are committed as batches are delivered instead of every
+    /// `auto_commit_interval_ms`; at-least-once either way.
+    #[serde(default = "default_true")]
+    enable_auto_commit: bool,
+    #[serde(default = "default_true")]
+    exclude_internal_topics: bool,
+    #[serde(default)]
+    partition_assignment_strategy: Option<String>,
+    #[serde(default)]
+    client_dns_lookup: Option<String>,
+    #[serde(default)]
+    key_deserializer_class: Option<String>,
+    #[serde(default)]
+    value_deserializer_class: Option<String>,
     security_protocol: Option<String>,
     sasl_mechanism: Option<String>,
     sasl_jaas_config: Option<String>,
     sasl_kerberos_service_name: Option<String>,
     ssl_truststore_location: Option<String>,
+    ssl_truststore_type: Option<String>,
+    ssl_truststore_password: Option<String>,
     ssl_keystore_location: Option<String>,
+    ssl_keystore_type: Option<String>,
     ssl_keystore_password: Option<String>,
     ssl_key_password: Option<String>,
     ssl_endpoint_identification_algorithm: Option<String>,
@@ -76,6 +100,91 @@ struct Options {
     #[serde(default)]
     kafka_properties: Pairs<String>,
 }
+
+/// logstash-input-kafka options that are one librdkafka property each, with the same meaning
+/// (the Java client and librdkafka share most consumer settings); librdkafka checks the values.
+const DIRECT: &[(&str, &str)] = &[
+    ("auto_commit_interval_ms", "auto.commit.interval.ms"),
+    ("auto_create_topics", "allow.auto.create.topics"),
+    ("check_crcs", "check.crcs"),
+    ("client_rack", "client.rack"),
+    ("connections_max_idle_ms", "connections.max.idle.ms"),
+    ("fetch_max_bytes", "fetch.max.bytes"),
+    ("fetch_max_wait_ms", "fetch.wait.max.ms"),
+    ("fetch_min_bytes", "fetch.min.bytes"),
+    ("group_instance_id", "group.instance.id"),
+    ("heartbeat_interval_ms", "heartbeat.interval.ms"),
+    ("isolation_level", "isolation.level"),
+    ("max_partition_fetch_bytes", "max.partition.fetch.bytes"),
+    ("max_poll_interval_ms", "max.poll.interval.ms"),
+    ("metadata_max_age_ms", "metadata.max.age.ms"),
+    ("receive_buffer_bytes", "socket.receive.buffer.bytes"),
+    ("reconnect_backoff_ms", "reconnect.backoff.ms"),
+    ("request_timeout_ms", "socket.timeout.ms"),
+    ("retry_backoff_ms", "retry.backoff.ms"),
+    ("send_buffer_bytes", "socket.send.buffer.bytes"),
+    ("session_timeout_ms", "session.timeout.ms"),
+];
+
+/// A [`DIRECT`] option's value: Logstash takes numbers and flags written bare or quoted.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Number(i64),
+    Flag(bool),
+    Text(String),
+}
+
+impl Scalar {
+    fn into_text(self) -> String {
+        match self {
+            Scalar::Number(n) => n.to_string(),
+            Scalar::Flag(b) => b.to_string(),
+            Scalar::Text(t) => t,
+        }
+    }
+}
+
+/// logstash-input-kafka options that only make sense for the Java client, and what to do
+/// instead: a clear error beats an "unknown option".
+const JAVA_ONLY: &[(&str, &str)] = &[
+    (
+        "jaas_path",
+        "write the credentials in sasl_jaas_config (PLAIN/SCRAM) instead",
+    ),
+    (
+        "kerberos_config",
+        "librdkafka reads the system krb5.conf; set sasl.kerberos.* in kafka_properties",
+    ),
+    (
+        "sasl_client_callback_handler_class",
+        "set sasl.oauthbearer.* in kafka_properties",
+    ),
+    (
+        "sasl_login_callback_handler_class",
+        "set sasl.oauthbearer.* in kafka_properties",
+    ),
+    (
+        "schema_registry_url",
+        "Avro with a schema registry is not supported; use codec => avro or flume",
+    ),
+    (
+        "schema_registry_key",
+        "Avro with a schema registry is not supported",
+    ),
+    (
+        "schema_registry_secret",
+        "Avro with a schema registry is not supported",
+    ),
+    (
+        "schema_registry_proxy",
+        "Avro with a schema registry is not supported",
+    ),
+    (
+        "schema_registry_validation",
+        "Avro with a schema registry is not supported",
+    ),
+];
 
 fn default_servers() -> String {
     "localhost:9092".to_string()
@@ -95,6 +204,14 @@ fn default_threads() -> i64 {
 
 fn default_max_poll_records() -> i64 {
     500
+}
+
+fn default_poll_timeout_ms() -> i64 {
+    100
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `decorate_events`: which `[@metadata][kafka]` fields events get.
@@ -123,6 +240,10 @@ pub struct Kafka {
     group: Text,
     decorate: DecorateEvents,
     max_poll_records: usize,
+    /// How long a poll waits for a message before the shutdown request is looked at again.
+    poll_timeout: Duration,
+    /// `enable_auto_commit => false`: commit as each batch is delivered, not on a timer.
+    commit_each_delivery: bool,
     /// One per consumer thread.
     offsets: Vec<Arc<Offsets>>,
 }
@@ -130,22 +251,12 @@ pub struct Kafka {
 impl Kafka {
     /// Reads and checks the options (every librdkafka property they make included).
     pub fn build(args: &PluginArgs, codec: Arc<dyn Codec>) -> Result<Kafka, Diagnostics> {
-        let options: Options = args.options()?;
-        let mut config = ClientConfig::new();
-        let mut errors = Diagnostics::default();
-        for (option, key, value) in properties(&options) {
-            if RESERVED.contains(&key.as_str()) {
-                let msg = format!("{option}: `{key}` is set by the input (at-least-once delivery)");
-                errors.extend(args.error(option, msg));
-            } else if let Err(e) = ClientConfig::new().set(&key, &value).create_native_config() {
-                errors.extend(args.error(option, format!("{option}: {e}")));
-            } else {
-                config.set(key, value);
-            }
-        }
-        config
-            .set("enable.auto.commit", "true")
-            .set("enable.auto.offset.store", "false");
+        let mut errors = java_only_errors(args);
+        let mut rest = args.clone();
+        rest.split_off(&JAVA_ONLY.iter().map(|(name, _)| *name).collect::<Vec<_>>());
+        let direct = rest.split_off(&DIRECT.iter().map(|(name, _)| *name).collect::<Vec<_>>());
+        let options: Options = rest.options()?;
+        let config = client_config(args, &options, &direct, &mut errors);
         let threads = positive(
             args,
             &mut errors,
@@ -158,6 +269,13 @@ impl Kafka {
             "max_poll_records",
             options.max_poll_records,
         );
+        let poll_timeout = positive(
+            args,
+            &mut errors,
+            "poll_timeout_ms",
+            options.poll_timeout_ms,
+        );
+        check_deserializers(args, &options, &mut errors);
         let subscription = subscription(&options).map_err(|msg| args.error("topics", msg));
         if let Err(e) = &subscription {
             errors.extend(e.clone());
@@ -172,6 +290,8 @@ impl Kafka {
             group: Text::from_string(options.group_id),
             decorate: options.decorate_events,
             max_poll_records,
+            poll_timeout: Duration::from_millis(poll_timeout as u64),
+            commit_each_delivery: !options.enable_auto_commit,
             offsets: (0..threads).map(|_| Offsets::new()).collect(),
         })
     }
@@ -198,6 +318,7 @@ impl Kafka {
         let committer = Arc::new(Committer {
             offsets,
             consumer: consumer.clone(),
+            commit_each_delivery: self.commit_each_delivery,
         });
         let mut round = Round {
             input: self,
@@ -210,7 +331,7 @@ impl Kafka {
         };
         while !ctx.shutdown().is_requested() {
             round.now = ctx.now();
-            let mut wait = POLL;
+            let mut wait = self.poll_timeout;
             for _ in 0..self.max_poll_records {
                 match consumer.poll(wait) {
                     None => break,
@@ -233,8 +354,8 @@ impl Kafka {
 #[derive(Clone)]
 pub struct ConsumerLag(Vec<Arc<Offsets>>);
 
-impl ConsumerLag {
-    pub fn partitions(&self) -> Vec<(Partition, i64)> {
+impl PartitionLag for ConsumerLag {
+    fn partitions(&self) -> Vec<(Partition, i64)> {
         let mut all: Vec<_> = self.0.iter().flat_map(|o| o.lag()).collect();
         all.sort();
         all
@@ -359,6 +480,10 @@ impl Input for Kafka {
         }
         result
     }
+
+    fn partition_lag(&self) -> Option<Arc<dyn PartitionLag>> {
+        Some(Arc::new(self.consumer_lag()))
+    }
 }
 
 /// Stores offsets as batches are acknowledged; the last one dropped (the consumer thread's, or
@@ -366,17 +491,27 @@ impl Input for Kafka {
 struct Committer {
     offsets: Arc<Offsets>,
     consumer: Arc<BaseConsumer<KafkaContext>>,
+    commit_each_delivery: bool,
 }
 
 impl Acknowledge for Committer {
     fn acknowledge(&self, id: u64, status: AckStatus) {
+        let mut stored = false;
         self.offsets
             .acknowledge(id, status, |topic, partition, last| {
                 // Fails for a partition no longer assigned: its new owner reads it again.
-                if let Err(e) = self.consumer.store_offset(topic, partition, last) {
-                    tracing::debug!(error = %e, topic, partition, "kafka: offset not stored");
+                match self.consumer.store_offset(topic, partition, last) {
+                    Ok(()) => stored = true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, topic, partition, "kafka: offset not stored")
+                    }
                 }
             });
+        if stored && self.commit_each_delivery {
+            if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Async) {
+                tracing::debug!(error = %e, "kafka: no offsets committed");
+            }
+        }
     }
 }
 
@@ -404,10 +539,21 @@ impl ClientContext for KafkaContext {
             for (&partition, stats) in &topic.partitions {
                 // librdkafka reports the internal UA partition as -1.
                 if partition >= 0 {
-                    self.offsets.set_lag(name, partition, stats.consumer_lag);
+                    self.offsets.set_lag(name, partition, delivery_lag(stats));
                 }
             }
         }
+    }
+}
+
+/// Messages of the partition not yet delivered by the outputs: behind the offset the input
+/// stored (only delivered batches store one), or behind the group's committed offset before
+/// this consumer stored any.
+fn delivery_lag(stats: &rdkafka::statistics::Partition) -> i64 {
+    if stats.consumer_lag_stored >= 0 {
+        stats.consumer_lag_stored
+    } else {
+        stats.consumer_lag
     }
 }
 
@@ -457,9 +603,109 @@ fn subscription(options: &Options) -> Result<Vec<String>, String> {
     Ok(options.topics.clone())
 }
 
-/// `(option, librdkafka property, value)` for every option set, `kafka_properties` last.
-fn properties(options: &Options) -> Vec<(&'static str, String, String)> {
-    let mut props = vec![
+/// The consumer's librdkafka configuration: every option's property, each checked by
+/// librdkafka itself so a bad value is reported at its option.
+fn client_config(
+    args: &PluginArgs,
+    options: &Options,
+    direct: &PluginArgs,
+    errors: &mut Diagnostics,
+) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    let mut all = match properties(options) {
+        Ok(props) => props,
+        Err((option, msg)) => {
+            errors.extend(args.error(option, msg));
+            Vec::new()
+        }
+    };
+    all.extend(direct_properties(direct, errors));
+    let passed = options.kafka_properties.0.iter();
+    all.extend(passed.map(|(key, value)| ("kafka_properties", key.clone(), value.clone())));
+    for (option, key, value) in all {
+        if RESERVED.contains(&key.as_str()) {
+            let msg = format!("{option}: `{key}` is set by the input (at-least-once delivery)");
+            errors.extend(args.error(option, msg));
+        } else if let Err(e) = ClientConfig::new().set(&key, &value).create_native_config() {
+            errors.extend(args.error(option, format!("{option}: {e}")));
+        } else {
+            config.set(key, value);
+        }
+    }
+    // With `enable_auto_commit => false` the committer commits after each delivery itself.
+    config
+        .set("enable.auto.commit", options.enable_auto_commit.to_string())
+        .set("enable.auto.offset.store", "false");
+    config
+}
+
+/// The [`DIRECT`] options set, as `(option, property, value)`.
+fn direct_properties(direct: &PluginArgs, errors: &mut Diagnostics) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for &(option, key) in DIRECT {
+        let Some(attribute) = direct.attribute(option) else {
+            continue;
+        };
+        match PluginArgs::value_as::<Scalar>(&attribute.value, direct.env()) {
+            Ok(value) => out.push((option, key.to_string(), value.into_text())),
+            Err(_) => errors.extend(direct.error(
+                option,
+                format!("{option}: expected a number, true/false or a string"),
+            )),
+        }
+    }
+    out
+}
+
+/// Errors for the Java client's options sluice cannot honour, each with what to do instead.
+fn java_only_errors(args: &PluginArgs) -> Diagnostics {
+    let mut errors = Diagnostics::default();
+    for (option, advice) in JAVA_ONLY {
+        if args.attribute(option).is_some() {
+            let msg = format!("{option} is a setting of Kafka's Java client: {advice}");
+            errors.extend(args.error(option, msg));
+        }
+    }
+    errors
+}
+
+/// Payloads go to the codec as bytes, which is what both of Kafka's built-in deserializers
+/// Logstash users name would give it; any other class is Java code sluice cannot run.
+fn check_deserializers(args: &PluginArgs, options: &Options, errors: &mut Diagnostics) {
+    const KNOWN: &[&str] = &[
+        "org.apache.kafka.common.serialization.StringDeserializer",
+        "org.apache.kafka.common.serialization.ByteArrayDeserializer",
+    ];
+    for (option, value) in [
+        ("key_deserializer_class", &options.key_deserializer_class),
+        (
+            "value_deserializer_class",
+            &options.value_deserializer_class,
+        ),
+    ] {
+        if let Some(class) = value.as_deref().filter(|c| !KNOWN.contains(c)) {
+            let msg = format!(
+                "{option}: {class} is Java code; only StringDeserializer and \
+                 ByteArrayDeserializer are known (decode payloads with a codec)"
+            );
+            errors.extend(args.error(option, msg));
+        }
+    }
+}
+
+type Property = (&'static str, &'static str, Option<String>);
+
+/// `(option, librdkafka property, value)`, ready to set.
+type Setting = (&'static str, String, String);
+
+/// An option whose value has no librdkafka equivalent, and why.
+type Untranslatable = (&'static str, String);
+
+/// `(option, librdkafka property, value)` for every option set but the direct ones and
+/// `kafka_properties`; or
+/// the option whose value has no librdkafka equivalent, and why.
+fn properties(options: &Options) -> Result<Vec<Setting>, Untranslatable> {
+    let mut props: Vec<Property> = vec![
         (
             "bootstrap_servers",
             "bootstrap.servers",
@@ -472,6 +718,72 @@ fn properties(options: &Options) -> Vec<(&'static str, String, String)> {
             "auto.offset.reset",
             options.auto_offset_reset.as_deref().map(offset_reset),
         ),
+        (
+            "partition_assignment_strategy",
+            "partition.assignment.strategy",
+            options
+                .partition_assignment_strategy
+                .as_deref()
+                .map(assignment_strategy)
+                .transpose()
+                .map_err(|msg| ("partition_assignment_strategy", msg))?,
+        ),
+        (
+            "client_dns_lookup",
+            "client.dns.lookup",
+            options.client_dns_lookup.as_deref().and_then(dns_lookup),
+        ),
+        (
+            "exclude_internal_topics",
+            "topic.blacklist",
+            (options.exclude_internal_topics && options.topics_pattern.is_some())
+                .then(|| INTERNAL_TOPICS.to_string()),
+        ),
+        (
+            "kafka_properties",
+            "statistics.interval.ms",
+            Some("5000".to_string()),
+        ),
+    ];
+    props.extend(security_properties(options)?);
+    let out: Vec<_> = props
+        .into_iter()
+        .filter_map(|(option, key, value)| Some((option, key.to_string(), value?)))
+        .collect();
+    Ok(out)
+}
+
+/// Kafka's internal topics, kept out of `topics_pattern` subscriptions as the Java client does
+/// with `exclude_internal_topics` (librdkafka's `topic.blacklist`: regular expressions).
+const INTERNAL_TOPICS: &str = "^__consumer_offsets$,^__transaction_state$";
+
+/// The `security_protocol`, `sasl_*` and `ssl_*` options as librdkafka properties.
+fn security_properties(options: &Options) -> Result<Vec<Property>, Untranslatable> {
+    let truststore_type = store_type(options.ssl_truststore_type.as_deref(), "PEM");
+    if truststore_type != "PEM" {
+        let msg = format!(
+            "ssl_truststore_type: {truststore_type} trust stores are the Java client's; give \
+             ssl_truststore_location a PEM file of CA certificates (keytool -exportcert -rfc)"
+        );
+        return Err(("ssl_truststore_type", msg));
+    }
+    if options.ssl_truststore_password.is_some() {
+        tracing::warn!("kafka: ssl_truststore_password is ignored: PEM trust stores have none");
+    }
+    let keystore_type = store_type(options.ssl_keystore_type.as_deref(), "PKCS12");
+    let keystore = options.ssl_keystore_location.clone();
+    let (certificate, key, pkcs12) = match keystore_type.as_str() {
+        "PKCS12" => (None, None, keystore),
+        "PEM" => (keystore.clone(), keystore, None),
+        other => {
+            let msg = format!(
+                "ssl_keystore_type: {other} key stores are the Java client's; convert it to \
+                 PKCS12 (keytool -importkeystore -deststoretype PKCS12) or PEM"
+            );
+            return Err(("ssl_keystore_type", msg));
+        }
+    };
+    let mut props: Vec<Property> = vec![
         (
             "security_protocol",
             "security.protocol",
@@ -492,14 +804,20 @@ fn properties(options: &Options) -> Vec<(&'static str, String, String)> {
             "ssl.ca.location",
             options.ssl_truststore_location.clone(),
         ),
+        ("ssl_keystore_location", "ssl.keystore.location", pkcs12),
         (
             "ssl_keystore_location",
-            "ssl.keystore.location",
-            options.ssl_keystore_location.clone(),
+            "ssl.certificate.location",
+            certificate,
         ),
+        ("ssl_keystore_location", "ssl.key.location", key),
         (
             "ssl_keystore_password",
-            "ssl.keystore.password",
+            if keystore_type == "PEM" {
+                "ssl.key.password"
+            } else {
+                "ssl.keystore.password"
+            },
             options.ssl_keystore_password.clone(),
         ),
         (
@@ -515,11 +833,6 @@ fn properties(options: &Options) -> Vec<(&'static str, String, String)> {
                 .as_deref()
                 .map(identification),
         ),
-        (
-            "kafka_properties",
-            "statistics.interval.ms",
-            Some("5000".to_string()),
-        ),
     ];
     if let Some(jaas) = &options.sasl_jaas_config {
         props.push((
@@ -533,14 +846,38 @@ fn properties(options: &Options) -> Vec<(&'static str, String, String)> {
             jaas_value(jaas, "password"),
         ));
     }
-    let mut out: Vec<_> = props
-        .into_iter()
-        .filter_map(|(option, key, value)| Some((option, key.to_string(), value?)))
-        .collect();
-    for (key, value) in &options.kafka_properties.0 {
-        out.push(("kafka_properties", key.clone(), value.clone()));
+    Ok(props)
+}
+
+/// A key or trust store type, upper-cased, `default` when not set.
+fn store_type(value: Option<&str>, default: &str) -> String {
+    value.map_or_else(|| default.to_string(), str::to_uppercase)
+}
+
+/// Logstash's `partition_assignment_strategy` names (and the Java class names) in librdkafka's.
+fn assignment_strategy(value: &str) -> Result<String, String> {
+    let short = value.rsplit('.').next().unwrap_or(value);
+    match short {
+        "range" | "RangeAssignor" => Ok("range".to_string()),
+        "round_robin" | "RoundRobinAssignor" => Ok("roundrobin".to_string()),
+        "cooperative_sticky" | "CooperativeStickyAssignor" => Ok("cooperative-sticky".to_string()),
+        "sticky" | "StickyAssignor" => Err(format!(
+            "partition_assignment_strategy: librdkafka has no eager {value:?} assignor; use \
+             \"cooperative_sticky\" (every member of the group must use it) or \"range\""
+        )),
+        _ => Err(format!(
+            "partition_assignment_strategy: expected range, round_robin or cooperative_sticky, \
+             not {value:?}"
+        )),
     }
-    out
+}
+
+/// Logstash's `client_dns_lookup` in librdkafka's terms (`default` is librdkafka's default).
+fn dns_lookup(value: &str) -> Option<String> {
+    match value {
+        "default" => None,
+        other => Some(other.to_string()),
+    }
 }
 
 /// Logstash's `auto_offset_reset` values in librdkafka's terms (`none` fails instead).

@@ -214,6 +214,19 @@ pub fn hostname() -> Text {
 pub trait Input: Send {
     /// Reads until the source ends or [`InputContext::shutdown`] is requested.
     async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError>;
+
+    /// How far behind its source's partitions the input is, for inputs that read partitioned
+    /// logs (Kafka); taken once before the input runs and read while it runs.
+    fn partition_lag(&self) -> Option<Arc<dyn PartitionLag>> {
+        None
+    }
+}
+
+/// Messages an input still has to deliver, per source partition it owns now.
+pub trait PartitionLag: Send + Sync {
+    /// `((topic, partition), messages behind)` for each owned partition; -1 where the source
+    /// has not reported it yet.
+    fn partitions(&self) -> Vec<((Arc<str>, i32), i64)>;
 }
 
 /// The names of the options every input shares.

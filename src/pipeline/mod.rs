@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-pub use stats::{OutputStats, PipelineStats};
+pub use stats::{OutputStats, PartitionLagReading, PipelineStats};
 
 use crate::event::Batch;
 use crate::inputs::{InputContext, InputError, Shutdown};
@@ -127,10 +127,22 @@ impl Pipeline {
             .iter()
             .map(|_| async_channel::bounded(settings.output_queue_capacity()))
             .collect();
+        let lag_sources = plan
+            .inputs
+            .iter()
+            .filter_map(|i| {
+                let lag = i.input.partition_lag()?;
+                Some(stats::LagSource {
+                    input: i.id.clone(),
+                    lag,
+                })
+            })
+            .collect();
         let stats = PipelineStats::new(
             plan.outputs.iter().map(|o| o.id.clone()),
             input_rx.clone(),
             output_queues.iter().map(|(_, rx)| rx.clone()).collect(),
+            lag_sources,
         );
         Pipeline {
             plan,

@@ -4,8 +4,10 @@
 //! depths are read from the queues themselves when asked.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::event::{AckStatus, Acknowledge, Batch};
+use crate::inputs::PartitionLag;
 use crate::outputs::OutputBatch;
 
 /// Counters and queue depths of one pipeline.
@@ -22,6 +24,32 @@ pub struct PipelineStats {
     /// workers and output tasks survive panics.
     input_queue: async_channel::Receiver<Batch>,
     output_queues: Box<[async_channel::Receiver<OutputBatch>]>,
+    lag_sources: Box<[LagSource]>,
+}
+
+/// An input that reports [`PartitionLag`], by its plugin id.
+pub(crate) struct LagSource {
+    pub input: String,
+    pub lag: Arc<dyn PartitionLag>,
+}
+
+impl std::fmt::Debug for LagSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LagSource")
+            .field("input", &self.input)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How far behind one input is on one partition it owns (Kafka consumer lag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLagReading {
+    /// The input's plugin id.
+    pub input: String,
+    pub topic: Arc<str>,
+    pub partition: i32,
+    /// Messages not yet delivered by the outputs; -1 until the source reported it.
+    pub lag: i64,
 }
 
 /// What one output has done.
@@ -71,6 +99,7 @@ impl PipelineStats {
         output_ids: impl IntoIterator<Item = String>,
         input_queue: async_channel::Receiver<Batch>,
         output_queues: Box<[async_channel::Receiver<OutputBatch>]>,
+        lag_sources: Box<[LagSource]>,
     ) -> PipelineStats {
         let outputs = output_ids
             .into_iter()
@@ -90,7 +119,24 @@ impl PipelineStats {
             outputs,
             input_queue,
             output_queues,
+            lag_sources,
         }
+    }
+
+    /// Consumer lag of every partition the pipeline's partitioned inputs own now.
+    pub fn partition_lag(&self) -> Vec<PartitionLagReading> {
+        let mut readings = Vec::new();
+        for source in self.lag_sources.iter() {
+            for ((topic, partition), lag) in source.lag.partitions() {
+                readings.push(PartitionLagReading {
+                    input: source.input.clone(),
+                    topic,
+                    partition,
+                    lag,
+                });
+            }
+        }
+        readings
     }
 
     /// Events the workers took from the input queue.
