@@ -446,14 +446,12 @@ impl Load<'_> {
         Ok(())
     }
 
-    /// The partition is one of the topic's, the timestamp not negative.
+    /// The timestamp is not negative, the topic exists (made now if new) and has the
+    /// partition.
     fn check(&self, topic: &str, message: &Message) -> Result<(), MockKafkaError> {
         if let Some(millis) = message.timestamp.filter(|t| *t < 0) {
             return Err(MockKafkaError::Timestamp(millis));
         }
-        let Some(partition) = message.partition else {
-            return Ok(());
-        };
         let partitions = if topic == self.topic {
             self.partitions
         } else {
@@ -461,14 +459,15 @@ impl Load<'_> {
             self.kafka
                 .partitions(self.producer, topic, self.partitions)?
         };
-        if (0..partitions).contains(&partition) {
-            Ok(())
-        } else {
-            Err(MockKafkaError::Partition {
-                topic: topic.to_string(),
-                partition,
-                partitions,
-            })
+        match message.partition {
+            Some(partition) if !(0..partitions).contains(&partition) => {
+                Err(MockKafkaError::Partition {
+                    topic: topic.to_string(),
+                    partition,
+                    partitions,
+                })
+            }
+            _ => Ok(()),
         }
     }
 
