@@ -214,16 +214,16 @@ fn rewind(args: &RewindArgs) -> anyhow::Result<()> {
     if let Target::Time(millis) = target {
         eprintln!("target time: {}", display_millis(millis));
     }
-    let connection = Connection::open(args.client_config(), args.timeout()?)?;
+    let connection = Connection::open(args.client_config(), &args.group, args.timeout()?)?;
     let parts = selected_parts(&connection, args)?;
     let new = new_offsets(&connection, &parts, target)?;
     if !args.execute {
-        let current = connection.committed(&args.group, &parts)?;
+        let current = connection.committed(&parts)?;
         print_table(&parts, &current, &new);
         println!("dry run: nothing committed; add --execute to commit");
         return Ok(());
     }
-    let member = connection.join(&args.group, &args.topics, &parts)?;
+    let member = connection.join(&args.topics, &parts)?;
     let current = member.committed(&parts)?;
     print_table(&parts, &current, &new);
     member.commit(&parts, &new)?;

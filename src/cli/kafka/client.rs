@@ -50,29 +50,37 @@ fn offset_in(tpl: &TopicPartitionList, part: &Part) -> anyhow::Result<Option<i64
     })
 }
 
-/// A client of the cluster that reads without joining any group.
+/// A client of the cluster that reads without joining the group.
 pub struct Connection {
     /// `bootstrap.servers` and the `--kafka-property` settings.
     config: ClientConfig,
+    group: String,
     timeout: Duration,
-    /// Reads single messages by assigning itself one partition at a time.
+    /// Reads single messages by assigning itself one partition at a time, and the group's
+    /// committed offsets. librdkafka assigns only with a group id; it is the group's own (the
+    /// one id the cluster's ACLs surely let these credentials use), and the reader neither
+    /// subscribes (joins) nor commits.
     reader: BaseConsumer,
 }
 
 impl Connection {
     /// A connection; nothing is sent to the brokers yet.
-    pub fn open(config: ClientConfig, timeout: Duration) -> anyhow::Result<Connection> {
-        let reader = config
-            .clone()
-            .set("enable.auto.commit", "false")
+    pub fn open(config: ClientConfig, group: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let reader = group_config(&config, group)
             .set("enable.partition.eof", "true")
             // An offset deleted since the watermarks were read: the next one is what a read
             // of "the first message at or after" wants.
             .set("auto.offset.reset", "earliest")
+            // Each read wants one message now, not a full fetch later: no waiting for more
+            // data, no backing off between fetches.
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.error.backoff.ms", "10")
+            .set("fetch.queue.backoff.ms", "10")
             .create()
             .context("cannot make a Kafka client")?;
         Ok(Connection {
             config,
+            group: group.to_string(),
             timeout,
             reader,
         })
@@ -166,24 +174,14 @@ impl Connection {
 
     /// The group's committed offsets of `parts`, read without joining the group (an
     /// OffsetFetch does not disturb its members).
-    pub fn committed(&self, group: &str, parts: &[Part]) -> anyhow::Result<Vec<Option<i64>>> {
-        let consumer: BaseConsumer = self.group_config(group).create()?;
-        committed_of(&consumer, parts, self.timeout)
+    pub fn committed(&self, parts: &[Part]) -> anyhow::Result<Vec<Option<i64>>> {
+        committed_of(&self.reader, parts, self.timeout)
     }
 
-    fn group_config(&self, group: &str) -> ClientConfig {
-        let mut config = self.config.clone();
-        config
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false");
-        config
-    }
-
-    /// Joins `group` subscribed to `topics`, and waits until the group assigned it every one of
-    /// `parts`: then no other member consumes them, and the tool's commits count.
-    pub fn join(&self, group: &str, topics: &[String], parts: &[Part]) -> anyhow::Result<Member> {
-        let consumer: BaseConsumer = self.group_config(group).create()?;
+    /// Joins the group subscribed to `topics`, and waits until the group assigned it every one
+    /// of `parts`: then no other member consumes them, and the tool's commits count.
+    pub fn join(&self, topics: &[String], parts: &[Part]) -> anyhow::Result<Member> {
+        let consumer: BaseConsumer = group_config(&self.config, &self.group).create()?;
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         let deadline = Instant::now() + self.timeout;
@@ -199,12 +197,13 @@ impl Connection {
                 return Ok(Member { consumer, timeout });
             }
             if Instant::now() >= deadline {
-                return Err(self.refusal(group, &missing, last_error));
+                return Err(self.refusal(&missing, last_error));
             }
         }
     }
 
-    fn refusal(&self, group: &str, missing: &[&Part], error: Option<KafkaError>) -> anyhow::Error {
+    fn refusal(&self, missing: &[&Part], error: Option<KafkaError>) -> anyhow::Error {
+        let group = &self.group;
         let names: Vec<String> = missing.iter().map(|p| p.to_string()).collect();
         let error = error
             .map(|e| format!(" (last error: {e})"))
@@ -217,6 +216,16 @@ impl Connection {
             self.timeout
         )
     }
+}
+
+/// `config` for a consumer of `group` that commits only when told to.
+fn group_config(config: &ClientConfig, group: &str) -> ClientConfig {
+    let mut config = config.clone();
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
+    config
 }
 
 /// The partitions of `parts` that `assignment` lacks.
