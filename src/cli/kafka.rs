@@ -4,28 +4,34 @@
 //!
 //! [`RewindArgs`] is the command line; [`run`] does the work:
 //! 1. the partitions of the `--topic`s (limited by `--partitions`), with their watermarks;
-//! 2. each partition's new offset ([`new_offset`]): its start, its end, or the first message at
-//!    or after the time;
+//! 2. each partition's new offset (`plan::new_offsets`): its start, its end, or the first
+//!    message at or after the time;
 //! 3. the table `TOPIC PARTITION CURRENT NEW`; with `--execute`, the commit.
 //!
 //! Why verify offsets-for-times: the broker answers from its time index, which some brokers
 //! get wrong (and librdkafka's mock cluster does not implement: it answers "the end" for any
 //! time). The tool reads the message at the answered offset and the one before it and checks
 //! their own timestamps; when they disagree it binary-searches the partition's offsets reading
-//! single messages ([`search`]). stderr says which method each partition used.
+//! single messages (`search`). stderr says which method each partition used.
 //!
 //! Why join the group to commit: a broker takes offset commits for a group with members only
 //! from a member of the current generation, and a commit beside running workers would be
 //! overwritten by their next commit anyway. So `--execute` subscribes as a member of the group
-//! ([`client::Member`]) and commits only once the group assigned it every partition being
+//! (`client::Member`) and commits only once the group assigned it every partition being
 //! rewound, which proves no worker holds them. If that does not happen within `--timeout` (a
 //! worker that died without leaving holds its partitions for `session.timeout.ms`), it refuses
 //! and commits nothing. Closing the consumer then leaves the group.
 //!
-//! Submodules: `when` (time and duration text), `search` (verification and binary search over a
-//! read closure), `client` (librdkafka).
+//! Reading is done by a consumer with the group's id that never subscribes (so never joins)
+//! nor commits: librdkafka assigns partitions only to a consumer with a group id, and the
+//! group's own id is the one the cluster's ACLs surely allow.
+//!
+//! Submodules: `when` (time and duration text), `plan` (the new offsets), `search`
+//! (verification and binary search over a read closure), `client` (librdkafka: `Connection`,
+//! `Member`).
 
 mod client;
+mod plan;
 mod search;
 mod when;
 
@@ -37,7 +43,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use rdkafka::config::ClientConfig;
 
 use client::{Connection, Part};
-use search::Span;
+use plan::{new_offsets, Target};
 
 #[derive(Debug, Args)]
 pub struct KafkaArgs {
@@ -64,8 +70,14 @@ To replay logs after a bad release:
   4. start the workers: they consume again from NEW.
 
 --execute joins the group to commit. It refuses (and commits nothing) while other members
-hold the partitions; a worker that died without leaving the group holds them for its
-session.timeout.ms, so --timeout defaults to that plus 5s.
+hold the partitions. A worker that died without leaving the group holds them for its
+session.timeout.ms: --timeout defaults to session.timeout.ms (as given with --kafka-property,
+else librdkafka's 45s) plus 5s; give your workers' session timeout plus a margin if it differs.
+
+Secured clusters: pass the same librdkafka settings the workers use, e.g.
+  --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 \\
+  --kafka-property sasl.username=ops --kafka-property sasl.password=... \\
+  --kafka-property ssl.ca.location=/etc/ssl/kafka-ca.pem
 
 A time's offset is the first message whose timestamp is at or after it (the end when there is
 none). The brokers' offsets-for-times answer is checked against the messages' own timestamps;
@@ -119,8 +131,8 @@ pub struct RewindArgs {
     /// A librdkafka property for every client, e.g. security.protocol=SASL_SSL (repeat).
     #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_property)]
     pub properties: Vec<(String, String)>,
-    /// How long to wait for the brokers and for the group to hand the tool its partitions
-    /// [default: session.timeout.ms (45s) + 5s].
+    /// How long to wait for each answer of the brokers and for the group to hand the tool its
+    /// partitions [default: session.timeout.ms (45s) + 5s].
     #[arg(long, value_name = "DURATION", value_parser = when::parse_duration)]
     pub timeout: Option<Duration>,
 }
@@ -141,15 +153,6 @@ fn parse_property(text: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((key.to_string(), value.to_string()))
-}
-
-/// Where the offsets go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Earliest,
-    Latest,
-    /// Milliseconds since the Unix epoch.
-    Time(i64),
 }
 
 impl RewindArgs {
@@ -259,85 +262,6 @@ fn selected_parts(connection: &Connection, args: &RewindArgs) -> anyhow::Result<
     parts.sort();
     parts.dedup();
     Ok(parts)
-}
-
-/// Each part's new offset.
-fn new_offsets(
-    connection: &Connection,
-    parts: &[Part],
-    target: Target,
-) -> anyhow::Result<Vec<i64>> {
-    let spans = parts
-        .iter()
-        .map(|part| connection.span(part))
-        .collect::<anyhow::Result<Vec<Span>>>()?;
-    let answers = match target {
-        Target::Time(millis) => broker_answers(connection, parts, millis),
-        _ => Vec::new(),
-    };
-    let mut offsets = Vec::with_capacity(parts.len());
-    for (i, (part, span)) in parts.iter().zip(&spans).enumerate() {
-        let offset = match target {
-            Target::Earliest => log(part, "earliest: the log start offset", span.low),
-            Target::Latest => log(part, "latest: the end (high watermark)", span.high),
-            Target::Time(millis) => {
-                let answer = answers
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| Err("none".into()));
-                new_offset(connection, part, *span, millis, answer)?
-            }
-        };
-        offsets.push(offset);
-    }
-    Ok(offsets)
-}
-
-/// Logs how `part`'s new offset was found; returns it.
-fn log(part: &Part, method: &str, offset: i64) -> i64 {
-    eprintln!("{part}: {offset} ({method})");
-    offset
-}
-
-/// The brokers' offsets-for-times answer per part (`span.high` stands for "the end" later), or
-/// why there is none.
-fn broker_answers(
-    connection: &Connection,
-    parts: &[Part],
-    millis: i64,
-) -> Vec<Result<Option<i64>, String>> {
-    match connection.offsets_for_time(parts, millis) {
-        Ok(answers) => answers
-            .into_iter()
-            .map(|a| a.map_err(|e| format!("{e:#}")))
-            .collect(),
-        Err(e) => vec![Err(format!("{e:#}")); parts.len()],
-    }
-}
-
-/// The first offset of `part` at or after `millis`: the brokers' answer when the messages'
-/// timestamps agree with it, else a binary search.
-fn new_offset(
-    connection: &Connection,
-    part: &Part,
-    span: Span,
-    millis: i64,
-    answer: Result<Option<i64>, String>,
-) -> anyhow::Result<i64> {
-    let read = |offset| connection.read(part, offset, span.high);
-    let why = match answer {
-        Err(e) => format!("offsets-for-times failed: {e}"),
-        Ok(answer) => {
-            let offset = answer.unwrap_or(span.high);
-            match search::verify(offset, span, millis, read)? {
-                Ok(()) => return Ok(log(part, "offsets-for-times, verified", offset)),
-                Err(reason) => format!("offsets-for-times answered {offset}, but {reason}"),
-            }
-        }
-    };
-    let found = search::first_at_or_after(span, millis, read)?;
-    let method = format!("{why}; binary search read {} message(s)", found.reads);
-    Ok(log(part, &method, found.offset))
 }
 
 /// `TOPIC PARTITION CURRENT NEW`, columns aligned.
