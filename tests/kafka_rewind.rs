@@ -330,10 +330,12 @@ fn to_earliest_replays_everything_and_to_latest_skips_it() {
     let cluster = cluster(2);
     let stamps: Stamps = vec![(0..5).map(|i| BASE + i).collect(); 2];
     produce(&cluster, &stamps);
-    // The group never committed: CURRENT is `-`.
-    let dry = rewind_ok(&cluster, "e", &["--to-latest"]);
-    let rows: Vec<(String, i64)> = table(&dry).into_iter().map(|r| (r.2, r.3)).collect();
-    assert_eq!(rows, [("-".into(), 5), ("-".into(), 5)]);
+    cluster.create_topic("u", 1, 1).unwrap();
+    // The group never committed: CURRENT is `-`. Topics in a list, `t` named twice.
+    let dry = rewind_ok(&cluster, "e", &["--to-latest", "--topic", "u,t"]);
+    let rows: Vec<(String, i32, String, i64)> = table(&dry);
+    let row = |topic: &str, p, new| (topic.to_string(), p, "-".to_string(), new);
+    assert_eq!(rows, [row("t", 0, 5), row("t", 1, 5), row("u", 0, 0)]);
     assert!(stderr(&dry).contains("t/1: 5 (latest: the end (high watermark))"));
 
     consume_and_commit(&cluster, "e", 10);

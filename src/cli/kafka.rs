@@ -312,4 +312,66 @@ mod tests {
             "2026-11-21T10:00:00.250Z"
         );
     }
+
+    /// `sluice kafka rewind` with `args` after the required flags.
+    fn parse(args: &[&str]) -> RewindArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: RewindArgs,
+        }
+        let required = ["rewind", "--bootstrap-servers", "k:9092", "--group", "g"];
+        let all = required.iter().chain(args);
+        <Cli as clap::Parser>::try_parse_from(all).unwrap().args
+    }
+
+    #[test]
+    fn topics_and_partitions_take_lists_and_repeats() {
+        let args = parse(&[
+            "--topic",
+            "a,b",
+            "--topic",
+            "c",
+            "--partitions",
+            "0,2",
+            "--to-latest",
+        ]);
+        assert_eq!(args.topics, ["a", "b", "c"]);
+        assert_eq!(args.partitions, [0, 2]);
+    }
+
+    #[test]
+    fn targets() {
+        let target = |extra: &[&str]| parse(&[&["--topic", "t"], extra].concat()).target();
+        assert_eq!(target(&["--to-earliest"]), Target::Earliest);
+        assert_eq!(target(&["--to-latest"]), Target::Latest);
+        let time = target(&["--to-datetime", "2026-11-21T10:00:00.250Z"]);
+        assert_eq!(time, Target::Time(1_795_255_200_250));
+        let before = now_millis();
+        let Target::Time(ago) = target(&["--by-duration", "2h"]) else {
+            panic!("--by-duration is a time");
+        };
+        let after = now_millis();
+        assert!((before - 7_200_000..=after - 7_200_000).contains(&ago));
+    }
+
+    #[test]
+    fn timeout_defaults_to_the_session_timeout_and_a_margin() {
+        let timeout = |extra: &[&str]| {
+            let args = parse(&[&["--topic", "t", "--to-latest"], extra].concat());
+            args.timeout().map_err(|e| e.to_string())
+        };
+        assert_eq!(timeout(&[]), Ok(Duration::from_secs(50)));
+        let session = ["--kafka-property", "session.timeout.ms=6000"];
+        assert_eq!(timeout(&session), Ok(Duration::from_secs(11)));
+        let explicit = [
+            "--timeout",
+            "2m",
+            "--kafka-property",
+            "session.timeout.ms=6000",
+        ];
+        assert_eq!(timeout(&explicit), Ok(Duration::from_secs(120)));
+        let bad = timeout(&["--kafka-property", "session.timeout.ms=soon"]);
+        assert!(bad.unwrap_err().contains("session.timeout.ms"));
+    }
 }
