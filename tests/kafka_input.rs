@@ -8,71 +8,17 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::{BaseRecord, Producer};
 
 use common::input::{messages, Running, PATIENCE};
+use common::kafka::{
+    cluster, committed, config, config_with, produce, producer, SHORT_SESSION,
+    SHORT_SESSION_OPTIONS,
+};
 use common::{build_error, get, no_env};
 use sluice::event::{Batch, Event, Value};
 use sluice::pipeline::{PartitionLagReading, Pipeline, PipelineSettings};
-
-type Cluster = MockCluster<'static, DefaultProducerContext>;
-
-/// A mock cluster of 3 brokers with topic `t` of `partitions` partitions.
-fn cluster(partitions: i32) -> Cluster {
-    let cluster = MockCluster::new(3).unwrap();
-    cluster.create_topic("t", partitions, 1).unwrap();
-    cluster
-}
-
-fn producer(cluster: &Cluster) -> BaseProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .create()
-        .unwrap()
-}
-
-/// Produces `n` messages `p<partition>-<i>` to each of `partitions`, and waits until the
-/// cluster has them.
-fn produce(cluster: &Cluster, partitions: i32, n: usize) -> BTreeSet<String> {
-    let producer = producer(cluster);
-    let mut sent = BTreeSet::new();
-    for p in 0..partitions {
-        for i in 0..n {
-            let payload = format!("p{p}-{i}");
-            producer
-                .send(BaseRecord::<(), _>::to("t").partition(p).payload(&payload))
-                .unwrap();
-            sent.insert(payload);
-        }
-    }
-    producer.flush(PATIENCE).unwrap();
-    sent
-}
-
-/// A kafka input on `cluster`'s topic `t` in group `group`, fast to join and commit.
-fn config(cluster: &Cluster, group: &str, extra: &str) -> String {
-    config_with(cluster, group, extra, "")
-}
-
-/// [`config`] with more `kafka_properties`.
-fn config_with(cluster: &Cluster, group: &str, extra: &str, props: &str) -> String {
-    format!(
-        r#"input {{ kafka {{
-            bootstrap_servers => "{servers}" topics => ["t"] group_id => "{group}"
-            auto_offset_reset => "earliest"
-            heartbeat_interval_ms => 100
-            auto_commit_interval_ms => "100"
-            kafka_properties => {{ {props} }}
-            {extra}
-        }} }}"#,
-        servers = cluster.bootstrap_servers()
-    )
-}
 
 fn run(config: &str, batch_size: usize) -> Running {
     Running::config(config, &no_env, batch_size, 64)
@@ -164,13 +110,6 @@ fn decorate_events_adds_kafka_metadata() {
     assert!(events[0].metadata().is_empty());
     input.stop();
 }
-
-/// The mock cluster's shortest session timeout (and so poll deadline): a member that went away
-/// without leaving the group holds its partitions this long.
-const SHORT_SESSION: &str = r#""session.timeout.ms" => "6000" "max.poll.interval.ms" => "6000""#;
-
-/// [`SHORT_SESSION`] in logstash-input-kafka's option names.
-const SHORT_SESSION_OPTIONS: &str = "session_timeout_ms => 6000 max_poll_interval_ms => 6000";
 
 /// The next `n` events of an input that joins a group whose previous member went away: its
 /// partitions come only after the group gave up on that member.
@@ -369,28 +308,6 @@ fn logstash_options_reach_librdkafka() {
     let events = input.events(3);
     assert_eq!(messages(&events), ["p0-0", "p0-1", "p0-2"]);
     input.stop();
-}
-
-/// The offsets group `group` has committed for partitions `0..partitions` of topic `t`.
-fn committed(cluster: &Cluster, group: &str, partitions: i32) -> Vec<i64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    for p in 0..partitions {
-        list.add_partition("t", p);
-    }
-    let committed = consumer.committed_offsets(list, PATIENCE).unwrap();
-    (0..partitions)
-        .map(
-            |p| match committed.find_partition("t", p).unwrap().offset() {
-                Offset::Offset(n) => n,
-                _ => -1,
-            },
-        )
-        .collect()
 }
 
 #[test]

@@ -48,7 +48,19 @@ pub struct Running {
     rx: async_channel::Receiver<Batch>,
     shutdown: Shutdown,
     task: tokio::task::JoinHandle<Result<(), InputError>>,
+    /// Dropped before `rt`, whose drop waits for the input's blocking threads: a test that
+    /// fails before stopping its input then fails instead of hanging.
+    _stop_on_drop: StopOnDrop,
     rt: tokio::runtime::Runtime,
+}
+
+/// Requests the input's shutdown when dropped.
+struct StopOnDrop(Shutdown);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.request();
+    }
 }
 
 #[allow(dead_code)]
@@ -82,6 +94,7 @@ impl Running {
         let task = rt.spawn(input.run(ctx));
         Running {
             rx,
+            _stop_on_drop: StopOnDrop(shutdown.clone()),
             shutdown,
             task,
             rt,

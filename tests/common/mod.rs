@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod input;
+pub mod kafka;
 
 use sluice::config::options::EnvLookup;
 use sluice::config::{parse, ParseOptions, SourceMap};
