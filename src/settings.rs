@@ -33,7 +33,7 @@ use serde::Deserialize;
 
 use crate::config::source::did_you_mean;
 use crate::config::{Diagnostic, ParseOptions, SourceMap, Span};
-use crate::pipeline::PipelineSettings;
+use crate::pipeline::{Ordered, PipelineSettings};
 
 /// Every setting, as read from a settings file or gathered from flags.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -72,6 +72,9 @@ pub struct PipelineGroup {
     /// `pipeline.ecs_compatibility`: the default of every plugin's `ecs_compatibility`
     /// (`disabled`, `v1`, `v8`; default `v8`, as in Logstash 8).
     pub ecs_compatibility: Option<EcsCompatibility>,
+    /// `pipeline.ordered`: `auto` (default: ordered when an input reads Kafka partitions),
+    /// `true` or `false`.
+    pub ordered: Option<Ordered>,
 }
 
 /// `pipeline.batch.*`.
@@ -269,6 +272,7 @@ impl Settings {
             batch_delay: batch
                 .delay
                 .map_or(defaults.batch_delay, Duration::from_millis),
+            ordered: self.pipeline.ordered.unwrap_or(defaults.ordered),
         }
     }
 
@@ -321,6 +325,7 @@ impl PipelineGroup {
         self.batch.size = top.batch.size.or(self.batch.size);
         self.batch.delay = top.batch.delay.or(self.batch.delay);
         self.ecs_compatibility = top.ecs_compatibility.or(self.ecs_compatibility);
+        self.ordered = top.ordered.or(self.ordered);
     }
 }
 

@@ -973,10 +973,15 @@ fn each_partition_indexed_in_order(workers: usize) {
 }
 
 /// One filter worker: the input sends each partition's batches in order and the output never
-/// has two requests of a partition in flight. (With several workers, two batches of a partition
-/// are filtered side by side and can reach the output in either order: `src/pipeline/worker.rs`
-/// does not keep order yet, although the README promises it.)
+/// has two requests of a partition in flight.
 #[test]
 fn one_filter_worker_indexes_each_partition_in_order() {
     each_partition_indexed_in_order(1);
+}
+
+/// Several filter workers: with a Kafka input the pipeline is ordered (`pipeline.ordered =>
+/// auto`), so batches filtered side by side still reach the output in the order taken.
+#[test]
+fn two_filter_workers_index_each_partition_in_order() {
+    each_partition_indexed_in_order(2);
 }

@@ -17,7 +17,7 @@ use sluice::inputs::generator::Generator;
 use sluice::inputs::stdin::ReaderInput;
 use sluice::inputs::{Decoration, Input, InputContext, InputError};
 use sluice::outputs::{stdout, BlockingSink, Output, OutputBatch, OutputError, Threaded};
-use sluice::pipeline::{Pipeline, PipelineSettings, PipelineStats};
+use sluice::pipeline::{Ordered, Pipeline, PipelineSettings, PipelineStats};
 use sluice::plan::{
     Branch, Condition, FilterGraph, FilterNode, FilterStage, InputPlan, OutputGraph, OutputNode,
     OutputPlan, Plan,
@@ -197,6 +197,7 @@ fn settings(workers: usize, batch_size: usize) -> PipelineSettings {
         workers,
         batch_size,
         batch_delay: Duration::from_millis(5),
+        ordered: Default::default(),
     }
 }
 
@@ -869,4 +870,104 @@ fn a_stopped_pipeline_refuses_input_and_fails_the_refused_batch() {
     let entries = log.log.lock().unwrap().clone();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].1, AckStatus::Failed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order
+
+/// Sleeps on the events of every third input batch, so workers finish batches out of order.
+struct Jitter;
+
+impl Filter for Jitter {
+    fn apply(&self, event: &mut Event) -> bool {
+        if let Some(Value::Int(n)) = event.get_field("n") {
+            if (n / 10) % 3 == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        true
+    }
+}
+
+/// `n` of every event recorded, in the order the output got them.
+fn arrival_order(record: &Record) -> Vec<i64> {
+    let events = record.events.lock().unwrap();
+    let n = |e: &Event| match e.get_field("n") {
+        Some(Value::Int(n)) => *n,
+        _ => -1,
+    };
+    events.iter().map(n).collect()
+}
+
+/// 2,000 numbered events in input batches of 10 through the jittery filter on 4 workers.
+fn jittered_run(ordered: Ordered) -> Vec<i64> {
+    let record = Record::default();
+    let mut plan = plan(
+        vec![input_plan(numbered("a", Some(2_000), 10))],
+        vec![output_plan("rec", recording(&record, Duration::ZERO))],
+    );
+    plan.filters = FilterGraph {
+        nodes: vec![FilterNode::Filter(FilterStage {
+            name: "jitter".into(),
+            id: "jitter".into(),
+            filter: Box::new(Jitter),
+            common: CommonOptions::default(),
+        })],
+    };
+    let settings = PipelineSettings {
+        ordered,
+        ..settings(4, 10)
+    };
+    run(plan, settings);
+    arrival_order(&record)
+}
+
+#[test]
+fn an_ordered_pipeline_hands_batches_to_the_outputs_in_input_order() {
+    let in_order: Vec<i64> = (0..2_000).collect();
+    assert_eq!(jittered_run(Ordered::Always), in_order);
+    // The same run unordered shows the jitter does reorder (so the assertion above can fail).
+    let unordered = jittered_run(Ordered::Never);
+    assert_ne!(unordered, in_order);
+    let mut sorted = unordered;
+    sorted.sort_unstable();
+    assert_eq!(sorted, in_order);
+}
+
+/// [`Numbered`], but reading an ordered source (as Kafka's partitions are).
+struct OrderedSource(Numbered);
+
+#[async_trait::async_trait]
+impl Input for OrderedSource {
+    async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
+        Box::new(self.0).run(ctx).await
+    }
+
+    fn ordered(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn auto_orders_only_pipelines_with_an_ordered_input() {
+    let pipeline = |input: InputPlan, ordered: Ordered| {
+        let plan = plan(
+            vec![input],
+            vec![output_plan("null", sluice::outputs::null::Null)],
+        );
+        Pipeline::new(
+            plan,
+            PipelineSettings {
+                ordered,
+                ..settings(2, 10)
+            },
+        )
+        .is_ordered()
+    };
+    let plain = || input_plan(numbered("a", Some(1), 1));
+    let kafka_like = || input_plan(OrderedSource(numbered("a", Some(1), 1)));
+    assert!(pipeline(kafka_like(), Ordered::Auto));
+    assert!(!pipeline(plain(), Ordered::Auto));
+    assert!(pipeline(plain(), Ordered::Always));
+    assert!(!pipeline(kafka_like(), Ordered::Never));
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::pipeline::Ordered;
 use crate::settings::{LogLevel, OneOrMany, Settings};
 
 /// sluice: runs Logstash pipeline configs, fast.
@@ -141,6 +142,10 @@ pub struct PipelineArgs {
     /// [default: v8].
     #[arg(long = "pipeline.ecs_compatibility", value_name = "MODE", value_parser = parse_ecs)]
     pub ecs_compatibility: Option<EcsCompatibility>,
+    /// Hand batches to the outputs in the order they were taken from the inputs: auto (when an
+    /// input reads Kafka partitions), true or false [default: auto].
+    #[arg(long = "pipeline.ordered", value_name = "auto|true|false")]
+    pub ordered: Option<Ordered>,
     /// Where plugins keep state (file sincedbs) and the dead letter queue lives; two sluice
     /// processes on one machine need one each [default: data].
     #[arg(long = "path.data", value_name = "PATH")]
@@ -183,6 +188,7 @@ impl PipelineArgs {
         s.pipeline.batch.size = self.batch_size;
         s.pipeline.batch.delay = self.batch_delay;
         s.pipeline.ecs_compatibility = self.ecs_compatibility;
+        s.pipeline.ordered = self.ordered;
         s.path.data.clone_from(&self.data_path);
     }
 }

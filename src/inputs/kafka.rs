@@ -484,6 +484,10 @@ impl Input for Kafka {
     fn partition_lag(&self) -> Option<Arc<dyn PartitionLag>> {
         Some(Arc::new(self.consumer_lag()))
     }
+
+    fn ordered(&self) -> bool {
+        true
+    }
 }
 
 /// Stores offsets as batches are acknowledged; the last one dropped (the consumer thread's, or

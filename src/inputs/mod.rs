@@ -220,6 +220,13 @@ pub trait Input: Send {
     fn partition_lag(&self) -> Option<Arc<dyn PartitionLag>> {
         None
     }
+
+    /// Whether the input reads ordered partitions (Kafka's) whose order the outputs should
+    /// keep: with `pipeline.ordered => auto`, such an input makes the workers hand batches to
+    /// the outputs in the order they took them.
+    fn ordered(&self) -> bool {
+        false
+    }
 }
 
 /// Messages an input still has to deliver, per source partition it owns now.

@@ -47,6 +47,7 @@ pub struct PipelineSettings {
     pub workers: usize,
     pub batch_size: usize,
     pub batch_delay: std::time::Duration,
+    pub ordered: Ordered,
 }
 
 impl Default for PipelineSettings {
@@ -55,6 +56,50 @@ impl Default for PipelineSettings {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 125,
             batch_delay: std::time::Duration::from_millis(50),
+            ordered: Ordered::Auto,
+        }
+    }
+}
+
+/// `pipeline.ordered`: whether batches reach the outputs in the order the workers took them
+/// from the input queue. Logstash can keep order only with one worker; sluice keeps it with
+/// any number (filtering stays parallel; only the hand-off to the outputs waits its turn).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ordered {
+    /// Ordered when an input reads ordered partitions (Kafka), so each partition is indexed in
+    /// order.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl std::str::FromStr for Ordered {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Ordered, String> {
+        match text {
+            "auto" => Ok(Ordered::Auto),
+            "true" => Ok(Ordered::Always),
+            "false" => Ok(Ordered::Never),
+            _ => Err(format!("expected auto, true or false, got {text:?}")),
+        }
+    }
+}
+
+/// Settings files write it `"auto"`, `true` or `false` (Logstash's YAML takes all three bare).
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Ordered, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Flag(bool),
+            Word(String),
+        }
+        match Written::deserialize(de)? {
+            Written::Flag(true) => Ok(Ordered::Always),
+            Written::Flag(false) => Ok(Ordered::Never),
+            Written::Word(word) => word.parse().map_err(serde::de::Error::custom),
         }
     }
 }
@@ -154,6 +199,15 @@ impl Pipeline {
         }
     }
 
+    /// Whether batches reach the outputs in the order the workers took them.
+    pub fn is_ordered(&self) -> bool {
+        match self.settings.ordered {
+            Ordered::Always => true,
+            Ordered::Never => false,
+            Ordered::Auto => self.plan.inputs.iter().any(|i| i.input.ordered()),
+        }
+    }
+
     /// The pipeline's counters and queue depths, live while it runs.
     pub fn stats(&self) -> Arc<PipelineStats> {
         self.stats.clone()
@@ -187,6 +241,7 @@ impl Pipeline {
     where
         F: Future<Output = ()> + Send,
     {
+        let ordered = self.is_ordered();
         let Pipeline {
             plan,
             settings,
@@ -234,6 +289,7 @@ impl Pipeline {
             stats: stats.clone(),
             batch_size: settings.batch_size,
             batch_delay: settings.batch_delay,
+            order: ordered.then(worker::Sequencer::default),
         });
         let workers = spawn_workers(&shared, settings.workers, &input_rx, &output_txs)?;
         // The workers now hold the only senders: each output's queue ends when they finish.

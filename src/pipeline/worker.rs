@@ -1,11 +1,16 @@
 //! Filter workers: plain OS threads that take input batches from the queue, gather them up to
 //! the batch size, run the filters, route the result and hand one shared batch to every output
 //! that gets some of it.
+//!
+//! Workers filter side by side, so two batches can reach the outputs in the other order. When
+//! the pipeline is ordered (`pipeline.ordered`; by default whenever an input reads ordered
+//! partitions such as Kafka's), a [`Sequencer`] numbers batches as they are gathered and hands
+//! them to the outputs in that order: filtering stays parallel, only the hand-off waits.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -25,6 +30,8 @@ pub(crate) struct WorkerShared {
     pub stats: Arc<PipelineStats>,
     pub batch_size: usize,
     pub batch_delay: Duration,
+    /// Present when batches must reach the outputs in the order they left the input queue.
+    pub order: Option<Sequencer>,
 }
 
 /// One worker's life: until the input queue is closed and empty.
@@ -33,10 +40,64 @@ pub(crate) fn run(
     input: Receiver<Batch>,
     outputs: Vec<Sender<OutputBatch>>,
 ) {
-    while let Some(batch) = gather(&input, shared.batch_size, shared.batch_delay) {
-        shared.stats.add_in(batch.len());
-        process(shared, batch, &outputs);
+    let next = || gather(&input, shared.batch_size, shared.batch_delay);
+    match &shared.order {
+        None => {
+            while let Some(batch) = next() {
+                shared.stats.add_in(batch.len());
+                hand_off(process(shared, batch, outputs.len()), &outputs);
+            }
+        }
+        Some(order) => {
+            while let Some((turn, batch)) = order.take(next) {
+                shared.stats.add_in(batch.len());
+                let filtered = process(shared, batch, outputs.len());
+                order.in_turn(turn, || hand_off(filtered, &outputs));
+            }
+        }
     }
+}
+
+/// Numbers batches as workers take them, and lets each be handed to the outputs only after
+/// every batch numbered before it. One lock per batch, none per event.
+#[derive(Default)]
+pub(crate) struct Sequencer {
+    /// The number the next batch taken gets; held while a worker gathers.
+    taking: Mutex<u64>,
+    /// The number of the batch whose turn it is to be handed off.
+    turn: Mutex<u64>,
+    turn_moved: Condvar,
+}
+
+impl Sequencer {
+    /// Takes the next batch with `gather` and numbers it (`None` once `gather` has none).
+    fn take<T>(&self, gather: impl FnOnce() -> Option<T>) -> Option<(u64, T)> {
+        let mut next = lock(&self.taking);
+        let taken = gather()?;
+        let turn = *next;
+        *next += 1;
+        Some((turn, taken))
+    }
+
+    /// Waits for `turn`, runs `hand_off`, then gives the turn to the next batch.
+    fn in_turn(&self, turn: u64, hand_off: impl FnOnce()) {
+        let mut current = lock(&self.turn);
+        while *current != turn {
+            current = self
+                .turn_moved
+                .wait(current)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        hand_off();
+        *current += 1;
+        drop(current);
+        self.turn_moved.notify_all();
+    }
+}
+
+/// A lock whose holder panicked is still good: the numbers it guards are always consistent.
+fn lock(mutex: &Mutex<u64>) -> MutexGuard<'_, u64> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The next batch: what arrives first, topped up with whatever else arrives within `delay`
@@ -61,12 +122,18 @@ fn gather(input: &Receiver<Batch>, size: usize, delay: Duration) -> Option<Batch
     Some(batch)
 }
 
-/// Filters, routes and hands the batch on. A panic in a filter or condition costs the batch
-/// (acknowledged as failed), not the worker.
-fn process(shared: &WorkerShared, mut batch: Batch, outputs: &[Sender<OutputBatch>]) {
+/// A filtered batch and the events each output gets (`None`: all of them; empty: none).
+struct Filtered {
+    batch: Arc<Batch>,
+    routes: Vec<Option<Arc<[u32]>>>,
+}
+
+/// Filters and routes the batch; `None` when nothing is left for the outputs. A panic in a
+/// filter or condition costs the batch (acknowledged as failed), not the worker.
+fn process(shared: &WorkerShared, mut batch: Batch, outputs: usize) -> Option<Filtered> {
     let routed = catch_unwind(AssertUnwindSafe(|| {
         shared.filters.process(&mut batch.events);
-        shared.routes.route(&batch.events, outputs.len())
+        shared.routes.route(&batch.events, outputs)
     }));
     let Ok(routes) = routed else {
         tracing::error!(
@@ -75,15 +142,25 @@ fn process(shared: &WorkerShared, mut batch: Batch, outputs: &[Sender<OutputBatc
         );
         shared.stats.add_worker_panic(batch.len());
         batch.mark_failed();
-        return;
+        return None;
     };
     shared.stats.add_filtered(batch.len());
     if batch.is_empty() {
-        return;
+        return None;
     }
     let stats: Arc<dyn Acknowledge> = shared.stats.clone();
     batch.acks.push(AckToken::new(stats, batch.len() as u64));
-    let batch = Arc::new(batch);
+    Some(Filtered {
+        batch: Arc::new(batch),
+        routes,
+    })
+}
+
+/// Hands one shared batch to every output that gets some of it.
+fn hand_off(filtered: Option<Filtered>, outputs: &[Sender<OutputBatch>]) {
+    let Some(Filtered { batch, routes }) = filtered else {
+        return;
+    };
     for (queue, selection) in outputs.iter().zip(routes) {
         if selection.as_ref().is_some_and(|s| s.is_empty()) {
             continue;
@@ -125,6 +202,28 @@ fn recv_until(input: &Receiver<Batch>, deadline: Instant) -> Option<Batch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sequencer_hands_off_in_the_order_batches_were_taken() {
+        let order = Sequencer::default();
+        let source = Mutex::new(0..400u64);
+        let handed = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for worker in 0..4u64 {
+                let (order, source, handed) = (&order, &source, &handed);
+                scope.spawn(move || {
+                    let next = || source.lock().unwrap().next();
+                    while let Some((turn, n)) = order.take(next) {
+                        // Later batches often finish filtering first.
+                        std::thread::sleep(Duration::from_micros((n * 7 + worker * 13) % 300));
+                        order.in_turn(turn, || handed.lock().unwrap().push(n));
+                    }
+                });
+            }
+        });
+        let handed = handed.into_inner().unwrap();
+        assert_eq!(handed, (0..400).collect::<Vec<_>>());
+    }
     use crate::event::{Event, Timestamp};
 
     fn batch_of(n: usize) -> Batch {
