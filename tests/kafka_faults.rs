@@ -17,7 +17,7 @@ use common::input::{messages, Running, PATIENCE};
 use common::kafka::{
     cluster, committed, config, producer, try_committed, Cluster, SHORT_SESSION_OPTIONS,
 };
-use common::no_env;
+use common::{no_env, wait_for_value};
 
 const PARTITIONS: i32 = 3;
 /// Messages per partition and round; two rounds, the second produced while the fault lasts.
@@ -97,15 +97,9 @@ fn survives(
         assert_eq!(arrived, expected, "partition {p}");
     }
     let end = vec![2 * ROUND as i64; PARTITIONS as usize];
-    let deadline = Instant::now() + PATIENCE;
-    while committed(&cluster, group, PARTITIONS) != end {
-        assert!(
-            Instant::now() < deadline,
-            "committed {:?}, expected {end:?}",
-            committed(&cluster, group, PARTITIONS)
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_value("committed offsets", end, || {
+        committed(&cluster, group, PARTITIONS)
+    });
     input.stop();
     (during, offsets_readable)
 }

@@ -16,7 +16,7 @@ use common::kafka::{
     cluster, committed, config, config_with, produce, producer, SHORT_SESSION,
     SHORT_SESSION_OPTIONS,
 };
-use common::{build_error, get, no_env};
+use common::{build_error, get, no_env, wait_for_value};
 use sluice::event::{Batch, Event, Value};
 use sluice::pipeline::{PartitionLagReading, Pipeline, PipelineSettings};
 
@@ -330,24 +330,10 @@ fn without_auto_commit_each_delivery_commits_at_once() {
         .unwrap();
     let held = batches.remove(p1);
     drop(batches);
-    let deadline = Instant::now() + PATIENCE;
-    while committed(&cluster, "manual", 2) != [5, -1] {
-        assert!(
-            Instant::now() < deadline,
-            "commits: {:?}",
-            committed(&cluster, "manual", 2)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let commits = || committed(&cluster, "manual", 2);
+    wait_for_value("commits", vec![5, -1], commits);
     drop(held);
-    while committed(&cluster, "manual", 2) != [5, 5] {
-        assert!(
-            Instant::now() < deadline,
-            "commits: {:?}",
-            committed(&cluster, "manual", 2)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_value("commits", vec![5, 5], commits);
     input.stop();
 }
 
@@ -371,15 +357,11 @@ fn consumer_lag_counts_undelivered_messages_of_owned_partitions() {
             .map(|(_, lag)| lag)
     };
     let wait_for = |partition: i32, expected: i64| {
-        let deadline = Instant::now() + PATIENCE;
-        while lag_of(partition) != Some(expected) {
-            assert!(
-                Instant::now() < deadline,
-                "lag of partition {partition}: {:?}, expected {expected}",
-                lag.partitions()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_value(
+            &format!("lag of partition {partition}"),
+            Some(expected),
+            || lag_of(partition),
+        );
     };
     let mut batches = running.batches(30);
     // Delivered: the first 10; the other 20 are in flight.
@@ -415,7 +397,6 @@ fn pipeline_stats_name_the_input_of_each_lag_reading() {
             let _ = stopped.await;
         })
     });
-    let deadline = Instant::now() + PATIENCE;
     let expected: Vec<_> = (0..2)
         .map(|partition| PartitionLagReading {
             input: "business".to_string(),
@@ -424,10 +405,7 @@ fn pipeline_stats_name_the_input_of_each_lag_reading() {
             lag: 0,
         })
         .collect();
-    while stats.partition_lag() != expected {
-        assert!(Instant::now() < deadline, "{:?}", stats.partition_lag());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_value("lag readings", expected, || stats.partition_lag());
     assert_eq!(stats.events_out(), 8);
     stop.send(()).unwrap();
     thread.join().unwrap().unwrap();

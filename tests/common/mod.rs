@@ -88,3 +88,25 @@ pub fn run_event(filters: &str, e: sluice::event::Event) -> sluice::event::Event
     assert_eq!(batch.len(), 1, "the event was lost");
     batch.pop().unwrap()
 }
+
+/// Polls `current` until it equals `expected`, for up to [`input::PATIENCE`]; fails with the
+/// last value seen and `what` it is.
+#[allow(dead_code)]
+pub fn wait_for_value<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: T,
+    mut current: impl FnMut() -> T,
+) {
+    let deadline = std::time::Instant::now() + input::PATIENCE;
+    loop {
+        let now = current();
+        if now == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {now:?}, expected {expected:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
