@@ -115,8 +115,8 @@ fn failing_fetches_are_retried() {
     ];
     survives(
         "fetch-errors",
-        |c| c.request_errors(RDKafkaApiKey::Fetch, &errors),
-        |c| c.clear_request_errors(RDKafkaApiKey::Fetch),
+        |c| c.cluster().request_errors(RDKafkaApiKey::Fetch, &errors),
+        |c| c.cluster().clear_request_errors(RDKafkaApiKey::Fetch),
     );
 }
 
@@ -126,8 +126,14 @@ fn failing_commits_are_committed_later() {
     let errors = [RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE; 8];
     survives(
         "commit-errors",
-        |c| c.request_errors(RDKafkaApiKey::OffsetCommit, &errors),
-        |c| c.clear_request_errors(RDKafkaApiKey::OffsetCommit),
+        |c| {
+            c.cluster()
+                .request_errors(RDKafkaApiKey::OffsetCommit, &errors)
+        },
+        |c| {
+            c.cluster()
+                .clear_request_errors(RDKafkaApiKey::OffsetCommit)
+        },
     );
 }
 
@@ -136,10 +142,10 @@ fn a_broker_down_for_a_while() {
     let (during, _) = survives(
         "broker-down",
         |c| {
-            c.partition_leader("t", 0, Some(2)).unwrap();
-            c.broker_down(2).unwrap();
+            c.cluster().partition_leader("t", 0, Some(2)).unwrap();
+            c.cluster().broker_down(2).unwrap();
         },
-        |c| c.broker_up(2).unwrap(),
+        |c| c.cluster().broker_up(2).unwrap(),
     );
     let led_by_the_down_broker = by_partition(&during).remove(&0);
     assert_eq!(led_by_the_down_broker, None, "partition 0 was readable");
@@ -152,12 +158,16 @@ fn partition_leaders_moving() {
         "leaders",
         |c| {
             for p in 0..PARTITIONS {
-                c.partition_leader("t", p, Some(1 + (p + 1) % 3)).unwrap();
+                c.cluster()
+                    .partition_leader("t", p, Some(1 + (p + 1) % 3))
+                    .unwrap();
             }
         },
         |c| {
             for p in 0..PARTITIONS {
-                c.partition_leader("t", p, Some(1 + (p + 2) % 3)).unwrap();
+                c.cluster()
+                    .partition_leader("t", p, Some(1 + (p + 2) % 3))
+                    .unwrap();
             }
         },
     );
@@ -168,8 +178,14 @@ fn slow_round_trips() {
     let slow = Duration::from_millis(300);
     survives(
         "slow",
-        |c| (1..=3).for_each(|b| c.broker_round_trip_time(b, slow).unwrap()),
-        |c| (1..=3).for_each(|b| c.broker_round_trip_time(b, Duration::ZERO).unwrap()),
+        |c| (1..=3).for_each(|b| c.cluster().broker_round_trip_time(b, slow).unwrap()),
+        |c| {
+            (1..=3).for_each(|b| {
+                c.cluster()
+                    .broker_round_trip_time(b, Duration::ZERO)
+                    .unwrap()
+            })
+        },
     );
 }
 
@@ -180,13 +196,16 @@ fn the_group_coordinator_lost_for_a_while() {
         |c| {
             // Partitions stay readable on brokers 1 and 2; the group's coordinator goes down.
             for p in 0..PARTITIONS {
-                c.partition_leader("t", p, Some(1 + p % 2)).unwrap();
+                c.cluster()
+                    .partition_leader("t", p, Some(1 + p % 2))
+                    .unwrap();
             }
-            c.coordinator(MockCoordinator::Group("coordinator".to_string()), 3)
+            c.cluster()
+                .coordinator(MockCoordinator::Group("coordinator".to_string()), 3)
                 .unwrap();
-            c.broker_down(3).unwrap();
+            c.cluster().broker_down(3).unwrap();
         },
-        |c| c.broker_up(3).unwrap(),
+        |c| c.cluster().broker_up(3).unwrap(),
     );
     assert!(
         !during.is_empty(),

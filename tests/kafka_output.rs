@@ -1,5 +1,6 @@
 //! The `kafka` output against librdkafka's mock cluster: what arrives (read back with a
-//! consumer), when batches are acknowledged, and option errors.
+//! consumer), when batches are acknowledged (a broker down, a moving leader, slow round trips,
+//! broker errors), and option errors.
 
 mod common;
 
@@ -481,4 +482,46 @@ fn retriable_broker_errors_are_retried_unless_retries_runs_out() {
             assert_eq!(consume(&cluster, "logs", 5).len(), 5);
         }
     }
+}
+
+#[test]
+fn a_moving_leader_and_slow_round_trips_lose_and_reorder_nothing() {
+    let cluster = cluster(3, &["logs"]);
+    cluster.partition_leader("logs", 0, Some(1)).unwrap();
+    let mut output = output(
+        &cluster,
+        r#"topic_id => "logs" codec => json acks => "all" enable_idempotence => true retry_backoff_ms => 20"#,
+    );
+    let acks = Arc::new(Acks::default());
+    let slow = Duration::from_millis(300);
+    let runtime = runtime();
+    let took = runtime.block_on(async {
+        output.start().await.unwrap();
+        output.write(&batch(&acks, 1, 0..10, &[])).await.unwrap();
+        wait_for(|| acks.sorted().len() == 1).await;
+        // The leader moves to a slow broker while the next batches are written.
+        for broker in 1..=3 {
+            cluster.broker_round_trip_time(broker, slow).unwrap();
+        }
+        cluster.partition_leader("logs", 0, Some(2)).unwrap();
+        let written = Instant::now();
+        output.write(&batch(&acks, 2, 10..30, &[])).await.unwrap();
+        output.write(&batch(&acks, 3, 30..40, &[])).await.unwrap();
+        wait_for(|| acks.sorted().len() == 3).await;
+        let took = written.elapsed();
+        output.close().await.unwrap();
+        took
+    });
+    assert!(took >= slow, "the round trips were not slow: {took:?}");
+    let delivered = AckStatus::Delivered;
+    let all = vec![(1, delivered), (2, delivered), (3, delivered)];
+    assert_eq!(acks.sorted(), all);
+    for broker in 1..=3 {
+        cluster
+            .broker_round_trip_time(broker, Duration::ZERO)
+            .unwrap();
+    }
+    let records = consume(&cluster, "logs", 40);
+    let sequences: Vec<i64> = records.iter().map(|r| sequence_of(&r.payload)).collect();
+    assert_eq!(sequences, (0..40).collect::<Vec<_>>());
 }

@@ -1,5 +1,6 @@
-//! Kafka for the tests: a mock cluster with topic `t`, a producer of numbered messages, the
-//! `kafka` input's config for it, and the offsets a group committed.
+//! Kafka for the tests: the sandbox's mock cluster ([`MockKafka`], as `sluice sandbox kafka`
+//! runs it) with topic `t`, numbered messages, the `kafka` input's config for it, and the
+//! offsets a group committed.
 
 #![allow(dead_code)] // not every test binary uses every helper
 
@@ -7,18 +8,18 @@ use std::collections::BTreeSet;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::producer::BaseProducer;
 use rdkafka::{Offset, TopicPartitionList};
+use sluice::standin::kafka::{Message, MockKafka};
 
 use super::input::PATIENCE;
 
-pub type Cluster = MockCluster<'static, DefaultProducerContext>;
+pub type Cluster = MockKafka;
 
 /// A mock cluster of 3 brokers with topic `t` of `partitions` partitions.
 pub fn cluster(partitions: i32) -> Cluster {
-    let cluster = MockCluster::new(3).unwrap();
-    cluster.create_topic("t", partitions, 1).unwrap();
+    let cluster = MockKafka::new().unwrap();
+    cluster.create_topic("t", partitions).unwrap();
     cluster
 }
 
@@ -32,19 +33,14 @@ pub fn producer(cluster: &Cluster) -> BaseProducer {
 /// Produces `n` messages `p<partition>-<i>` to each of `partitions`, and waits until the
 /// cluster has them.
 pub fn produce(cluster: &Cluster, partitions: i32, n: usize) -> BTreeSet<String> {
-    let producer = producer(cluster);
-    let mut sent = BTreeSet::new();
-    for p in 0..partitions {
-        for i in 0..n {
-            let payload = format!("p{p}-{i}");
-            producer
-                .send(BaseRecord::<(), _>::to("t").partition(p).payload(&payload))
-                .unwrap();
-            sent.insert(payload);
-        }
-    }
-    producer.flush(PATIENCE).unwrap();
-    sent
+    let payloads: Vec<(i32, String)> = (0..partitions)
+        .flat_map(|p| (0..n).map(move |i| (p, format!("p{p}-{i}"))))
+        .collect();
+    let messages = payloads
+        .iter()
+        .map(|(p, payload)| Message::new(payload.as_bytes()).with_partition(*p));
+    cluster.produce("t", messages).unwrap();
+    payloads.into_iter().map(|(_, payload)| payload).collect()
 }
 
 /// A kafka input on `cluster`'s topic `t` in group `group`, fast to join and commit.
