@@ -410,3 +410,39 @@ fn pipeline_stats_name_the_input_of_each_lag_reading() {
     stop.send(()).unwrap();
     thread.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_rebalance_replays_what_was_in_flight_and_commits_only_delivered_offsets() {
+    let cluster = cluster(4);
+    let sent = produce(&cluster, 4, 10);
+    let text = config(&cluster, "rebalance", SHORT_SESSION_OPTIONS);
+    let a = run(&text, 10);
+    // Everything is in flight at `a`, never acknowledged before the rebalance.
+    let held = take(&a, 40);
+    let b = run(&text, 10);
+    // The rebalance revokes `a`'s partitions: their batches in flight count for nothing, and
+    // both members read again from the group's committed offsets (none yet).
+    let mut again: BTreeSet<String> = BTreeSet::new();
+    let mut from_b = 0;
+    let deadline = Instant::now() + 3 * PATIENCE;
+    while again != sent {
+        assert!(Instant::now() < deadline, "replayed: {again:?}");
+        for (input, is_b) in [(&a, false), (&b, true)] {
+            while let Some(batch) = input.next_batch(Duration::from_millis(50)) {
+                let got = messages(&batch.events);
+                from_b += usize::from(is_b) * got.len();
+                again.extend(got);
+            }
+        }
+    }
+    assert!(from_b > 0, "the second member took no partition");
+    // The replays alone carry the commits to the end, while the first deliveries are still
+    // held; acknowledged after their revocation, those change nothing.
+    let commits = || committed(&cluster, "rebalance", 4);
+    wait_for_value("committed offsets", vec![10; 4], commits);
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(commits(), vec![10; 4]);
+    a.stop();
+    b.stop();
+}
