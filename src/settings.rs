@@ -49,6 +49,105 @@ pub struct Settings {
     pub log: LogGroup,
     #[serde(default)]
     pub dead_letter_queue: DeadLetterQueueGroup,
+    #[serde(default)]
+    pub metrics: MetricsGroup,
+    #[serde(default)]
+    pub http: HttpGroup,
+    #[serde(default)]
+    pub filters: FiltersGroup,
+    #[serde(default)]
+    pub shutdown: ShutdownGroup,
+}
+
+/// A duration written as Logstash writes `config.reload.interval`: `"500ms"`, `"30s"`, `"2m"`
+/// (see [`crate::config::duration::parse_duration`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DurationSetting(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<DurationSetting, D::Error> {
+        let text = String::deserialize(de)?;
+        crate::config::duration::parse_duration(&text)
+            .map(DurationSetting)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for DurationSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<DurationSetting, String> {
+        crate::config::duration::parse_duration(text).map(DurationSetting)
+    }
+}
+
+/// `metrics.*`: where the worker reports its metrics.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsGroup {
+    #[serde(default)]
+    pub statsd: StatsdGroup,
+}
+
+/// `metrics.statsd.*`: metrics go to statsd when `host` is set.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsdGroup {
+    /// `metrics.statsd.host`: statsd's host; unset, no metrics are sent.
+    pub host: Option<String>,
+    /// `metrics.statsd.port` (default 8125).
+    pub port: Option<u16>,
+    /// `metrics.statsd.prefix` (default `sluice`).
+    pub prefix: Option<String>,
+    /// `metrics.statsd.flush_interval` (default `1s`).
+    pub flush_interval: Option<DurationSetting>,
+    /// `metrics.statsd.tags`: DogStatsD-style tags (default true); false folds the pipeline and
+    /// plugin ids into the names, for plain statsd.
+    pub tags: Option<bool>,
+}
+
+/// `http.*`: the node API.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGroup {
+    /// `http.host` (default `127.0.0.1`, as Logstash).
+    pub host: Option<String>,
+    /// `http.port` (default 9600, as Logstash).
+    pub port: Option<u16>,
+}
+
+/// `filters.*`: the pipeline's filter section released from a git repository by tag.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersGroup {
+    /// `filters.repo`: any URL git understands (`file://`, ssh, https).
+    pub repo: Option<String>,
+    /// `filters.ref`: a tag glob (`release-*`, `v*`: the highest version wins) or a fixed tag or
+    /// branch.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// `filters.poll_interval` (default `30s`).
+    pub poll_interval: Option<DurationSetting>,
+    /// `filters.path`: the folder inside the repo holding the `.conf` files (default: its root).
+    pub path: Option<PathBuf>,
+    /// `filters.canary_ref`: tags run as canaries first (`canary-*`).
+    pub canary_ref: Option<String>,
+    /// `filters.canary_percent`: the share of live events a canary is run on (percent).
+    pub canary_percent: Option<f64>,
+    /// `filters.canary_budget`: the share of compared events that may differ (percent) for a
+    /// canary to be promoted.
+    pub canary_budget: Option<f64>,
+    /// `filters.canary_duration`: how long a canary is compared before promotion.
+    pub canary_duration: Option<DurationSetting>,
+}
+
+/// `shutdown.*`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownGroup {
+    /// `shutdown.timeout`: how long SIGTERM waits for queued events to be delivered before the
+    /// process exits non-zero (default: no limit).
+    pub timeout: Option<DurationSetting>,
 }
 
 /// `dead_letter_queue.*`: where outputs put events Elasticsearch refuses for good.
@@ -97,6 +196,18 @@ pub struct ConfigGroup {
     pub test_and_exit: Option<bool>,
     /// `config.support_escapes`: process `\n`, `\t`, ... in quoted strings.
     pub support_escapes: Option<bool>,
+    #[serde(default)]
+    pub reload: ReloadGroup,
+}
+
+/// `config.reload.*`: reloading local config files.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadGroup {
+    /// `config.reload.automatic` (`-r`): watch the config files and reload on change.
+    pub automatic: Option<bool>,
+    /// `config.reload.interval` (default `3s`, as Logstash).
+    pub interval: Option<DurationSetting>,
 }
 
 /// `path.data` when not set, as Logstash's (relative to the working directory).
@@ -241,6 +352,11 @@ impl Settings {
             .dead_letter_queue
             .max_bytes
             .or(self.dead_letter_queue.max_bytes);
+        self.config.reload.overlay(top.config.reload);
+        self.metrics.statsd.overlay(top.metrics.statsd);
+        self.http.overlay(top.http);
+        self.filters.overlay(top.filters);
+        self.shutdown.timeout = top.shutdown.timeout.or(self.shutdown.timeout);
         self
     }
 
@@ -332,6 +448,43 @@ impl PipelineGroup {
 impl LogGroup {
     fn overlay(&mut self, top: LogGroup) {
         self.level = top.level.or(self.level);
+    }
+}
+
+impl ReloadGroup {
+    fn overlay(&mut self, top: ReloadGroup) {
+        self.automatic = top.automatic.or(self.automatic);
+        self.interval = top.interval.or(self.interval);
+    }
+}
+
+impl StatsdGroup {
+    fn overlay(&mut self, top: StatsdGroup) {
+        self.host = top.host.or(self.host.take());
+        self.port = top.port.or(self.port);
+        self.prefix = top.prefix.or(self.prefix.take());
+        self.flush_interval = top.flush_interval.or(self.flush_interval);
+        self.tags = top.tags.or(self.tags);
+    }
+}
+
+impl HttpGroup {
+    fn overlay(&mut self, top: HttpGroup) {
+        self.host = top.host.or(self.host.take());
+        self.port = top.port.or(self.port);
+    }
+}
+
+impl FiltersGroup {
+    fn overlay(&mut self, top: FiltersGroup) {
+        self.repo = top.repo.or(self.repo.take());
+        self.git_ref = top.git_ref.or(self.git_ref.take());
+        self.poll_interval = top.poll_interval.or(self.poll_interval);
+        self.path = top.path.or(self.path.take());
+        self.canary_ref = top.canary_ref.or(self.canary_ref.take());
+        self.canary_percent = top.canary_percent.or(self.canary_percent);
+        self.canary_budget = top.canary_budget.or(self.canary_budget);
+        self.canary_duration = top.canary_duration.or(self.canary_duration);
     }
 }
 
@@ -553,17 +706,62 @@ mod tests {
                 "pipeline.batch.size",
                 "pipeline.batch.delay",
                 "pipeline.ecs_compatibility",
+                "pipeline.ordered",
                 "config.string",
                 "config.test_and_exit",
                 "config.support_escapes",
+                "config.reload.automatic",
+                "config.reload.interval",
                 "path.config",
                 "path.data",
                 "path.dead_letter_queue",
                 "log.level",
                 "dead_letter_queue.enable",
                 "dead_letter_queue.max_bytes",
+                "metrics.statsd.host",
+                "metrics.statsd.port",
+                "metrics.statsd.prefix",
+                "metrics.statsd.flush_interval",
+                "metrics.statsd.tags",
+                "http.host",
+                "http.port",
+                "filters.repo",
+                "filters.ref",
+                "filters.poll_interval",
+                "filters.path",
+                "filters.canary_ref",
+                "filters.canary_percent",
+                "filters.canary_budget",
+                "filters.canary_duration",
+                "shutdown.timeout",
             ]
         );
+    }
+
+    #[test]
+    fn durations_ordering_and_operations_settings_are_read() {
+        let s = parse(
+            "pipeline.ordered = false\nconfig.reload.interval = \"500ms\"\n\
+             metrics.statsd.flush_interval = \"2s\"\nfilters.ref = \"release-*\"\n\
+             [shutdown]\ntimeout = \"1m30s\"\n",
+        );
+        assert_eq!(s.pipeline_settings().ordered, Ordered::Never);
+        assert_eq!(
+            parse("pipeline.ordered = \"auto\"").pipeline.ordered,
+            Some(Ordered::Auto)
+        );
+        let ms = |n| Some(DurationSetting(Duration::from_millis(n)));
+        assert_eq!(s.config.reload.interval, ms(500));
+        assert_eq!(s.metrics.statsd.flush_interval, ms(2_000));
+        assert_eq!(s.shutdown.timeout, ms(90_000));
+        assert_eq!(s.filters.git_ref.as_deref(), Some("release-*"));
+        let bad = error("config.reload.interval = \"soon\"");
+        assert!(
+            bad.contains("config.reload.interval") && bad.contains("not a duration"),
+            "{bad}"
+        );
+        let bad = error("pipeline.ordered = \"sometimes\"");
+        assert!(bad.contains("expected auto, true or false"), "{bad}");
     }
 
     #[test]

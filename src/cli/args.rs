@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::pipeline::Ordered;
-use crate::settings::{LogLevel, OneOrMany, Settings};
+use crate::settings::{DurationSetting, LogLevel, OneOrMany, Settings};
 
 /// sluice: runs Logstash pipeline configs, fast.
 #[derive(Debug, Parser)]
@@ -47,7 +47,56 @@ pub struct RunArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
     #[command(flatten)]
+    pub operations: OperationsArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// How a long-running worker is operated: reloads, filter releases, the node API, shutdown.
+#[derive(Debug, Args)]
+pub struct OperationsArgs {
+    /// Watches the config files and reloads the pipeline when they change (also on SIGHUP).
+    #[arg(short = 'r', long = "config.reload.automatic")]
+    pub reload_automatic: bool,
+    /// How often the config files are looked at with -r [default: 3s].
+    #[arg(long = "config.reload.interval", value_name = "DURATION")]
+    pub reload_interval: Option<DurationSetting>,
+    /// A git repository (any URL git understands) the pipeline's filters are released from.
+    #[arg(long = "filters.repo", value_name = "URL")]
+    pub filters_repo: Option<String>,
+    /// The release to run: a tag glob (`release-*`: the highest version wins) or a tag/branch.
+    #[arg(long = "filters.ref", value_name = "REF")]
+    pub filters_ref: Option<String>,
+    /// The folder inside the repository holding the filter `.conf` files [default: its root].
+    #[arg(long = "filters.path", value_name = "PATH")]
+    pub filters_path: Option<PathBuf>,
+    /// How often the repository is fetched for a new release [default: 30s].
+    #[arg(long = "filters.poll_interval", value_name = "DURATION")]
+    pub filters_poll_interval: Option<DurationSetting>,
+    /// The node API's address [default: 127.0.0.1].
+    #[arg(long = "http.host", value_name = "HOST")]
+    pub http_host: Option<String>,
+    /// The node API's port [default: 9600].
+    #[arg(long = "http.port", value_name = "PORT")]
+    pub http_port: Option<u16>,
+    /// On SIGTERM, how long queued events may take to be delivered before sluice exits
+    /// non-zero [default: no limit].
+    #[arg(long = "shutdown.timeout", value_name = "DURATION")]
+    pub shutdown_timeout: Option<DurationSetting>,
+}
+
+impl OperationsArgs {
+    fn apply(&self, s: &mut Settings) {
+        s.config.reload.automatic = self.reload_automatic.then_some(true);
+        s.config.reload.interval = self.reload_interval;
+        s.filters.repo.clone_from(&self.filters_repo);
+        s.filters.git_ref.clone_from(&self.filters_ref);
+        s.filters.path.clone_from(&self.filters_path);
+        s.filters.poll_interval = self.filters_poll_interval;
+        s.http.host.clone_from(&self.http_host);
+        s.http.port = self.http_port;
+        s.shutdown.timeout = self.shutdown_timeout;
+    }
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +254,7 @@ impl RunArgs {
         let mut s = Settings::default();
         self.config.apply(&mut s);
         self.pipeline.apply(&mut s);
+        self.operations.apply(&mut s);
         self.common.apply(&mut s);
         s.config.test_and_exit = self.test_and_exit.then_some(true);
         s
@@ -281,6 +331,49 @@ mod tests {
         assert_eq!(s.log.level, Some(LogLevel::Debug));
         assert_eq!(s.config.support_escapes, Some(true));
         assert_eq!(s.config.test_and_exit, None);
+    }
+
+    #[test]
+    fn operations_flags_become_settings() {
+        let Command::Run(run) = parse(&[
+            "sluice",
+            "run",
+            "-r",
+            "--config.reload.interval",
+            "500ms",
+            "--filters.repo",
+            "file:///srv/filters.git",
+            "--filters.ref",
+            "release-*",
+            "--filters.path",
+            "conf",
+            "--filters.poll_interval",
+            "1m",
+            "--http.host",
+            "0.0.0.0",
+            "--http.port",
+            "9601",
+            "--shutdown.timeout",
+            "20s",
+            "--pipeline.ordered",
+            "true",
+        ]) else {
+            panic!("expected run");
+        };
+        let s = run.settings();
+        let d = |ms| Some(DurationSetting(std::time::Duration::from_millis(ms)));
+        assert_eq!(s.config.reload.automatic, Some(true));
+        assert_eq!(s.config.reload.interval, d(500));
+        assert_eq!(s.filters.repo.as_deref(), Some("file:///srv/filters.git"));
+        assert_eq!(s.filters.git_ref.as_deref(), Some("release-*"));
+        assert_eq!(s.filters.path, Some(PathBuf::from("conf")));
+        assert_eq!(s.filters.poll_interval, d(60_000));
+        assert_eq!(s.http.host.as_deref(), Some("0.0.0.0"));
+        assert_eq!(s.http.port, Some(9601));
+        assert_eq!(s.shutdown.timeout, d(20_000));
+        assert_eq!(s.pipeline.ordered, Some(Ordered::Always));
+        let bad = Cli::try_parse_from(["sluice", "run", "--shutdown.timeout", "soon"]);
+        assert!(bad.unwrap_err().to_string().contains("not a duration"));
     }
 
     #[test]

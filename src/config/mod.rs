@@ -9,6 +9,7 @@
 //!   (repeated attributes, `${VAR}`, coercions) and spanned errors.
 
 pub mod ast;
+pub mod duration;
 pub mod options;
 pub mod parser;
 pub mod source;
