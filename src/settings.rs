@@ -389,6 +389,7 @@ impl Settings {
                 .delay
                 .map_or(defaults.batch_delay, Duration::from_millis),
             ordered: self.pipeline.ordered.unwrap_or(defaults.ordered),
+            shutdown_timeout: self.shutdown.timeout.map(|t| t.0),
         }
     }
 

@@ -403,7 +403,7 @@ fn settings() -> PipelineSettings {
         workers: 1,
         batch_size: 125,
         batch_delay: Duration::from_millis(10),
-        ordered: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -78,7 +78,7 @@ fn run(text: &str, dlq: Option<Arc<DeadLetterQueue>>) -> Result<(), String> {
         workers: 1,
         batch_size: 50,
         batch_delay: Duration::from_millis(5),
-        ordered: Default::default(),
+        ..Default::default()
     };
     pipeline::run(plan, settings).map_err(|e| e.to_string())
 }
@@ -679,7 +679,7 @@ fn events_being_retried_stay_counted_until_indexed() {
             workers: 1,
             batch_size: 50,
             batch_delay: Duration::from_millis(5),
-            ordered: Default::default(),
+            ..Default::default()
         },
     );
     let stats = pipeline.stats();

@@ -189,7 +189,7 @@ fn settings() -> PipelineSettings {
         workers: 1,
         batch_size: 50,
         batch_delay: Duration::from_millis(5),
-        ordered: Default::default(),
+        ..Default::default()
     }
 }
 

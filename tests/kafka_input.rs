@@ -387,7 +387,7 @@ fn pipeline_stats_name_the_input_of_each_lag_reading() {
             workers: 1,
             batch_size: 10,
             batch_delay: Duration::from_millis(5),
-            ordered: Default::default(),
+            ..Default::default()
         },
     );
     let stats = pipeline.stats();

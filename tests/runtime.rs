@@ -17,7 +17,7 @@ use sluice::inputs::generator::Generator;
 use sluice::inputs::stdin::ReaderInput;
 use sluice::inputs::{Decoration, Input, InputContext, InputError};
 use sluice::outputs::{stdout, BlockingSink, Output, OutputBatch, OutputError, Threaded};
-use sluice::pipeline::{Ordered, Pipeline, PipelineSettings, PipelineStats};
+use sluice::pipeline::{Ordered, Pipeline, PipelineError, PipelineSettings, PipelineStats};
 use sluice::plan::{
     Branch, Condition, FilterGraph, FilterNode, FilterStage, InputPlan, OutputGraph, OutputNode,
     OutputPlan, Plan,
@@ -197,7 +197,7 @@ fn settings(workers: usize, batch_size: usize) -> PipelineSettings {
         workers,
         batch_size,
         batch_delay: Duration::from_millis(5),
-        ordered: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -970,4 +970,48 @@ fn auto_orders_only_pipelines_with_an_ordered_input() {
     assert!(!pipeline(plain(), Ordered::Auto));
     assert!(pipeline(plain(), Ordered::Always));
     assert!(!pipeline(kafka_like(), Ordered::Never));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown timeout
+
+/// Runs an endless input into an output that takes 100 ms a batch, asks for shutdown after
+/// 50 ms, and returns how the run ended and how long the shutdown took.
+fn slow_shutdown(timeout: Option<Duration>) -> (Result<(), PipelineError>, Duration) {
+    let record = Record::default();
+    let plan = plan(
+        vec![input_plan(numbered("a", None, 10))],
+        vec![output_plan(
+            "slow",
+            recording(&record, Duration::from_millis(100)),
+        )],
+    );
+    let settings = PipelineSettings {
+        shutdown_timeout: timeout,
+        ..settings(1, 10)
+    };
+    let asked = Arc::new(Mutex::new(None));
+    let asked_in_shutdown = asked.clone();
+    let result = Pipeline::new(plan, settings).run_until(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        *asked_in_shutdown.lock().unwrap() = Some(Instant::now());
+    });
+    let asked = asked.lock().unwrap().expect("shutdown was asked");
+    (result, asked.elapsed())
+}
+
+#[test]
+fn a_drain_longer_than_the_shutdown_timeout_fails_the_run() {
+    // Queued batches take about 100 ms each: a drain of ~1 s.
+    let (result, took) = slow_shutdown(Some(Duration::from_millis(200)));
+    match result {
+        Err(PipelineError::ShutdownTimeout { limit, undelivered }) => {
+            assert_eq!(limit, Duration::from_millis(200));
+            assert!(undelivered > 0);
+        }
+        other => panic!("expected a shutdown timeout, got {other:?}"),
+    }
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    let (result, _) = slow_shutdown(Some(Duration::from_secs(30)));
+    assert!(result.is_ok(), "{result:?}");
 }

@@ -48,6 +48,9 @@ pub struct PipelineSettings {
     pub batch_size: usize,
     pub batch_delay: std::time::Duration,
     pub ordered: Ordered,
+    /// After a shutdown request, how long draining may take before the run fails with
+    /// [`PipelineError::ShutdownTimeout`] (`None`: as long as it takes).
+    pub shutdown_timeout: Option<std::time::Duration>,
 }
 
 impl Default for PipelineSettings {
@@ -57,6 +60,7 @@ impl Default for PipelineSettings {
             batch_size: 125,
             batch_delay: std::time::Duration::from_millis(50),
             ordered: Ordered::Auto,
+            shutdown_timeout: None,
         }
     }
 }
@@ -126,6 +130,14 @@ pub enum PipelineError {
     OutputStart {
         id: String,
         source: crate::outputs::OutputError,
+    },
+    #[error(
+        "shutdown timed out after {limit:?} with about {undelivered} events not delivered \
+         (inputs that can replay, such as Kafka, will read them again)"
+    )]
+    ShutdownTimeout {
+        limit: std::time::Duration,
+        undelivered: u64,
     },
 }
 
@@ -315,18 +327,31 @@ impl Pipeline {
             () = &mut inputs_done => false,
             () = &mut shutdown => true,
         };
-        if requested {
-            stop.request();
-            inputs_done.await;
-        }
-        // An input reading on a thread of its own may still hold a sender: closing the queue
-        // refuses anything more, and the workers finish what it holds, then stop.
-        input_rx.close();
-        drop(input_rx);
-
-        for task in output_tasks {
-            if let Err(e) = task.await {
-                tracing::error!(error = %e, "an output task failed");
+        let drained = async {
+            if requested {
+                stop.request();
+                inputs_done.await;
+            }
+            // An input reading on a thread of its own may still hold a sender: closing the
+            // queue refuses anything more, and the workers finish what it holds, then stop.
+            input_rx.close();
+            drop(input_rx);
+            for task in output_tasks {
+                if let Err(e) = task.await {
+                    tracing::error!(error = %e, "an output task failed");
+                }
+            }
+        };
+        match settings.shutdown_timeout.filter(|_| requested) {
+            None => drained.await,
+            Some(limit) => {
+                if tokio::time::timeout(limit, drained).await.is_err() {
+                    // Held by the outputs, plus what the input queue holds (batches of at most
+                    // `batch_size`): an estimate for the log, not an account.
+                    let queued = stats.input_queue_len() * settings.batch_size;
+                    let undelivered = stats.events_in_outputs() + queued as u64;
+                    return Err(PipelineError::ShutdownTimeout { limit, undelivered });
+                }
             }
         }
         for handle in workers {
