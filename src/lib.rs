@@ -18,8 +18,11 @@
 //! - [`settings`]: `--settings FILE` and the command-line flags it mirrors.
 //! - [`dlq`]: the dead letter queue outputs write undeliverable events to.
 //! - [`standin`]: stand-ins for servers tests need (Elasticsearch).
+//! - [`metrics`]: the worker's metrics to statsd; [`api`]: the node API (stats, health).
+//! - [`releases`]: filter releases pulled from git by tag, validated, switched to live.
 //! - [`cli`]: the `sluice` command.
 
+pub mod api;
 pub mod cli;
 pub mod codecs;
 pub mod config;
@@ -27,9 +30,11 @@ pub mod dlq;
 pub mod event;
 pub mod filters;
 pub mod inputs;
+pub mod metrics;
 pub mod outputs;
 pub mod pipeline;
 pub mod plan;
 pub mod registry;
+pub mod releases;
 pub mod settings;
 pub mod standin;

@@ -2,8 +2,8 @@
 //! over the sample log lines its `generator` input holds. Needs no files and no services.
 
 use crate::config::{ParseOptions, SourceMap};
-use crate::pipeline::PipelineSettings;
 use crate::plan::BuildSettings;
+use crate::settings::Settings;
 
 use super::load;
 
@@ -13,7 +13,7 @@ pub const SAMPLE_NAME: &str = "configs/sample.conf";
 pub const SAMPLE_CONF: &str = include_str!("../../configs/sample.conf");
 
 /// Builds and runs the sample pipeline.
-pub fn run(settings: PipelineSettings) -> anyhow::Result<()> {
+pub fn run(settings: &Settings) -> anyhow::Result<()> {
     let mut sources = SourceMap::single(SAMPLE_NAME, SAMPLE_CONF);
     let plan = load::plan_from_sources(
         &mut sources,

@@ -18,6 +18,7 @@ pub mod args;
 pub mod demo;
 pub mod kafka;
 pub mod load;
+pub mod operations;
 pub mod sandbox;
 pub mod test;
 
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::pipeline::{self, PipelineSettings};
+use crate::pipeline;
 use crate::plan::Plan;
 use crate::settings::{LogLevel, Settings, SettingsError};
 use args::{Cli, Command};
@@ -67,7 +68,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             let settings = layered(args.common.settings.as_deref(), args.settings())?;
             init_logging(settings.log_level());
-            demo::run(settings.pipeline_settings())
+            demo::run(&settings)
         }
         Command::Test(args) => match test::run(&args)? {
             true => Ok(()),
@@ -97,7 +98,7 @@ fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
         println!("Configuration OK");
         return Ok(());
     }
-    run_plan(plan, settings.pipeline_settings())
+    run_plan(plan, &settings)
 }
 
 /// The settings file (if any) with the flags laid over it.
@@ -109,15 +110,18 @@ fn layered(settings_file: Option<&Path>, flags: Settings) -> Result<Settings, Se
     Ok(file.overlay(flags))
 }
 
-/// Runs a plan to completion.
-fn run_plan(plan: Plan, settings: PipelineSettings) -> anyhow::Result<()> {
+/// Runs a plan to completion, with metrics reporting and the node API beside it.
+fn run_plan(plan: Plan, settings: &Settings) -> anyhow::Result<()> {
+    let pipeline_settings = settings.pipeline_settings();
     tracing::info!(
-        workers = settings.workers,
-        batch_size = settings.batch_size,
-        batch_delay_ms = settings.batch_delay.as_millis() as u64,
+        workers = pipeline_settings.workers,
+        batch_size = pipeline_settings.batch_size,
+        batch_delay_ms = pipeline_settings.batch_delay.as_millis() as u64,
         "starting pipeline"
     );
-    pipeline::run(plan, settings)?;
+    let pipeline = pipeline::Pipeline::new(plan, pipeline_settings);
+    let _operations = operations::start(settings, pipeline.stats())?;
+    pipeline.run()?;
     tracing::info!("pipeline finished");
     Ok(())
 }
