@@ -17,6 +17,11 @@
 //! every event already accepted is filtered and written, the outputs are closed, and the run
 //! returns. A second signal exits the process at once.
 //!
+//! Reloading: [`Pipeline::filter_switch`] gives a [`FilterSwitch`] that replaces the filters
+//! of the running pipeline from any thread. Each worker takes the graph in place when it starts
+//! a batch, so every batch is filtered by exactly one graph; inputs, queues and outputs are not
+//! touched, so no event is lost or filtered twice.
+//!
 //! - `worker`: the filter worker threads;
 //! - `output_task`: the task running each output;
 //! - `stats`: [`PipelineStats`], counters and queue depths readable while it runs.
@@ -32,10 +37,12 @@ use tokio::task::JoinSet;
 
 pub use stats::{OutputStats, PartitionLagReading, PipelineStats};
 
+use worker::FilterSlot;
+
 use crate::event::Batch;
 use crate::inputs::{InputContext, InputError, Shutdown};
 use crate::outputs::OutputBatch;
-use crate::plan::Plan;
+use crate::plan::{FilterGraph, Plan};
 
 /// Threads of the async runtime that runs inputs and outputs (I/O-bound; the filters have
 /// threads of their own).
@@ -161,9 +168,31 @@ where
     Pipeline::new(plan, settings).run_until(shutdown)
 }
 
+/// Replaces the filters of a running (or not yet started) pipeline, atomically between
+/// batches. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct FilterSwitch {
+    slot: Arc<FilterSlot>,
+}
+
+impl FilterSwitch {
+    /// Every batch a worker starts from now on goes through `graph`; batches already being
+    /// filtered finish with the old graph. Returns how many replacements there have been.
+    pub fn replace(&self, graph: FilterGraph) -> u64 {
+        self.slot.replace(graph)
+    }
+
+    /// How many times the filters were replaced (0: still the plan's own).
+    pub fn generation(&self) -> u64 {
+        self.slot.generation()
+    }
+}
+
 /// A pipeline ready to run, whose [`PipelineStats`] can be taken before it starts.
 pub struct Pipeline {
+    /// The plan without its filters, which are in `filters`.
     plan: Plan,
+    filters: Arc<FilterSlot>,
     settings: PipelineSettings,
     stats: Arc<PipelineStats>,
     input_tx: async_channel::Sender<Batch>,
@@ -175,7 +204,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(plan: Plan, mut settings: PipelineSettings) -> Pipeline {
+    pub fn new(mut plan: Plan, mut settings: PipelineSettings) -> Pipeline {
+        let filters = Arc::new(FilterSlot::new(std::mem::take(&mut plan.filters)));
         settings.workers = settings.workers.max(1);
         settings.batch_size = settings.batch_size.max(1);
         let (input_tx, input_rx) = async_channel::bounded(settings.input_queue_capacity());
@@ -203,6 +233,7 @@ impl Pipeline {
         );
         Pipeline {
             plan,
+            filters,
             settings,
             stats: Arc::new(stats),
             input_tx,
@@ -217,6 +248,13 @@ impl Pipeline {
             Ordered::Always => true,
             Ordered::Never => false,
             Ordered::Auto => self.plan.inputs.iter().any(|i| i.input.ordered()),
+        }
+    }
+
+    /// A handle that replaces the filters while the pipeline runs.
+    pub fn filter_switch(&self) -> FilterSwitch {
+        FilterSwitch {
+            slot: self.filters.clone(),
         }
     }
 
@@ -256,6 +294,7 @@ impl Pipeline {
         let ordered = self.is_ordered();
         let Pipeline {
             plan,
+            filters,
             settings,
             stats,
             input_tx,
@@ -264,9 +303,9 @@ impl Pipeline {
         } = self;
         let Plan {
             inputs,
-            filters,
             outputs,
             output_routes,
+            ..
         } = plan;
         let (output_txs, output_rxs): (Vec<_>, Vec<_>) = output_queues.into_iter().unzip();
         let mut outputs = outputs;

@@ -6,11 +6,16 @@
 //! the pipeline is ordered (`pipeline.ordered`; by default whenever an input reads ordered
 //! partitions such as Kafka's), a [`Sequencer`] numbers batches as they are gathered and hands
 //! them to the outputs in that order: filtering stays parallel, only the hand-off waits.
+//!
+//! The filters live in a [`FilterSlot`] that a reload can refill while the workers run: each
+//! worker reads it once when it starts a batch, so a batch is filtered by one graph from start
+//! to end, and a swap never touches the queues (nothing is lost or filtered twice).
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -25,7 +30,7 @@ use super::PipelineStats;
 
 /// What every worker shares (read-only).
 pub(crate) struct WorkerShared {
-    pub filters: FilterGraph,
+    pub filters: Arc<FilterSlot>,
     pub routes: OutputGraph,
     pub stats: Arc<PipelineStats>,
     pub batch_size: usize,
@@ -45,16 +50,62 @@ pub(crate) fn run(
         None => {
             while let Some(batch) = next() {
                 shared.stats.add_in(batch.len());
-                hand_off(process(shared, batch, outputs.len()), &outputs);
+                let filters = shared.filters.current();
+                hand_off(process(shared, &filters, batch, outputs.len()), &outputs);
             }
         }
         Some(order) => {
-            while let Some((turn, batch)) = order.take(next) {
+            // The graph is taken with the batch's number, so a swap is a clean cut in the
+            // order the outputs see: every batch before it old, every batch after it new.
+            let next = || next().map(|batch| (shared.filters.current(), batch));
+            while let Some((turn, (filters, batch))) = order.take(next) {
                 shared.stats.add_in(batch.len());
-                let filtered = process(shared, batch, outputs.len());
+                let filtered = process(shared, &filters, batch, outputs.len());
                 order.in_turn(turn, || hand_off(filtered, &outputs));
             }
         }
+    }
+}
+
+/// The filter graph the workers run, replaceable while they run. Read once per batch (one
+/// uncontended read lock and an `Arc` clone), never per event.
+pub(crate) struct FilterSlot {
+    current: RwLock<Arc<FilterGraph>>,
+    /// How many times the graph was replaced.
+    generation: AtomicU64,
+}
+
+impl FilterSlot {
+    pub fn new(graph: FilterGraph) -> FilterSlot {
+        FilterSlot {
+            current: RwLock::new(Arc::new(graph)),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The graph a batch starting now runs through.
+    pub fn current(&self) -> Arc<FilterGraph> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `graph` in place for every batch started from now on; batches already started
+    /// finish with the graph they took, which is dropped after the last of them. Returns the
+    /// new generation.
+    pub fn replace(&self, graph: FilterGraph) -> u64 {
+        let old = {
+            let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *current, Arc::new(graph))
+        };
+        // Dropped outside the lock: a graph may take a while to drop (caches, files).
+        drop(old);
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 }
 
@@ -130,9 +181,14 @@ struct Filtered {
 
 /// Filters and routes the batch; `None` when nothing is left for the outputs. A panic in a
 /// filter or condition costs the batch (acknowledged as failed), not the worker.
-fn process(shared: &WorkerShared, mut batch: Batch, outputs: usize) -> Option<Filtered> {
+fn process(
+    shared: &WorkerShared,
+    filters: &FilterGraph,
+    mut batch: Batch,
+    outputs: usize,
+) -> Option<Filtered> {
     let routed = catch_unwind(AssertUnwindSafe(|| {
-        shared.filters.process(&mut batch.events);
+        filters.process(&mut batch.events);
         shared.routes.route(&batch.events, outputs)
     }));
     let Ok(routes) = routed else {
@@ -225,6 +281,18 @@ mod tests {
         assert_eq!(handed, (0..400).collect::<Vec<_>>());
     }
     use crate::event::{Event, Timestamp};
+
+    #[test]
+    fn a_slot_hands_out_the_graph_in_place_when_asked() {
+        let slot = FilterSlot::new(FilterGraph::default());
+        let before = slot.current();
+        assert_eq!(slot.generation(), 0);
+        assert_eq!(slot.replace(FilterGraph::default()), 1);
+        let after = slot.current();
+        assert!(!Arc::ptr_eq(&before, &after));
+        assert!(Arc::ptr_eq(&after, &slot.current()));
+        assert_eq!(slot.generation(), 1);
+    }
 
     fn batch_of(n: usize) -> Batch {
         Batch::new(
