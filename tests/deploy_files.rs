@@ -6,7 +6,9 @@
 //! and against the entrypoint and pipelines it drives; every pipeline goes through `sluice
 //! check`; the entrypoint runs under bash with a fake `sluice` (a script printing its arguments
 //! and process id) in place of the real one; the Dockerfile is read line by line for its stages
-//! and the files it copies.
+//! and the files it copies. Two roles also run for real through the entrypoint with the real
+//! binary: flume-kafka (librdkafka's mock cluster to the Elasticsearch stand-in) and
+//! syslog-receiver (UDP and TCP to the stand-in), each stopped with SIGTERM as Marathon stops it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -792,4 +794,230 @@ fn the_dockerfile_stages_and_sources_are_consistent() {
     assert!(dockerfile.contains("cargo build --release --locked --bin sluice"));
     assert!(dockerfile
         .contains("COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/sluice-entrypoint"));
+}
+
+// --- the roles, run -----------------------------------------------------------------------------
+
+/// How long a role may take to deliver what it was given (a first Kafka group join included).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The Elasticsearch stand-in, on a runtime of its own.
+struct Es {
+    standin: sluice::standin::elasticsearch::StandIn,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Es {
+    fn start() -> Es {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = sluice::standin::elasticsearch::Config::default();
+        let standin = runtime
+            .block_on(sluice::standin::elasticsearch::StandIn::start(config))
+            .expect("the stand-in starts");
+        Es {
+            standin,
+            _runtime: runtime,
+        }
+    }
+
+    /// Every document of the indices named `prefix-...`: (index, id, source).
+    fn docs(&self, prefix: &str) -> Vec<(String, String, Value)> {
+        let indices = self.standin.indices();
+        let ours = indices
+            .iter()
+            .filter(|i| i.starts_with(&format!("{prefix}-")));
+        ours.flat_map(|index| {
+            let docs = self.standin.docs(index);
+            docs.into_iter().map(|(id, doc)| (index.clone(), id, doc))
+        })
+        .collect()
+    }
+
+    /// Waits until `prefix-*` holds `n` documents, then returns them.
+    fn wait_for(&self, prefix: &str, n: usize, role: &mut Role) -> Vec<(String, String, Value)> {
+        let due = std::time::Instant::now() + PATIENCE;
+        loop {
+            let docs = self.docs(prefix);
+            if docs.len() >= n {
+                return docs;
+            }
+            if std::time::Instant::now() > due || role.exited() {
+                let log = role.stop_and_log();
+                panic!(
+                    "{} of {n} documents in {prefix}-*; sluice said:\n{log}",
+                    docs.len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A role started through the entrypoint with the real sluice binary.
+struct Role {
+    child: std::process::Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Role {
+    fn start(env: &[(&str, &str)]) -> Role {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("sluice.log");
+        let data = dir.path().join("data");
+        let api_port = free_port().to_string();
+        let child = Command::new("bash")
+            .arg(root(ENTRYPOINT))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TMPDIR", dir.path())
+            .env("SLUICE_BIN", env!("CARGO_BIN_EXE_sluice"))
+            .env("SLUICE_CONFIG_DIR", root("configs"))
+            .env("SLUICE_SETTINGS", root("configs/sluice.toml"))
+            .env("SLUICE_PATH_DATA", &data)
+            .env("SLUICE_WORKERS", "1")
+            .env("HTTP_HOST", "127.0.0.1")
+            .env("HTTP_PORT", &api_port)
+            .env("SHUTDOWN_TIMEOUT", "20s")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap();
+        Role {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    fn output(&self) -> String {
+        let stdout = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let stderr =
+            std::fs::read_to_string(self.log.with_file_name("stderr.log")).unwrap_or_default();
+        format!("{stdout}{stderr}")
+    }
+
+    fn stop_and_log(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.output()
+    }
+
+    /// SIGTERM, as Marathon stops a task: sluice (the entrypoint's exec) drains and exits 0.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let due = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < due {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{status}: {}", self.output());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = self.stop_and_log();
+        panic!("no exit within 30 s of SIGTERM:\n{log}");
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The flume-kafka role as Marathon runs it: Flume events from Kafka to Elasticsearch, each
+/// document named after its Kafka message, with Flume's headers.
+#[test]
+fn the_flume_kafka_role_indexes_flume_events_by_their_kafka_position() {
+    use sluice::standin::kafka::{Message, MockKafka};
+    let kafka = MockKafka::new().unwrap();
+    kafka.create_topic("flume-logs", 2).unwrap();
+    let messages = (0..40).map(|i| {
+        let mut avro = Vec::new();
+        let headers = [("host", "web-1"), ("app", "shop")];
+        let body = format!("line {i}");
+        sluice::codecs::flume::write_event(headers.into_iter(), body.as_bytes(), &mut avro);
+        Message::new(avro).with_partition(i % 2)
+    });
+    assert_eq!(kafka.produce("flume-logs", messages).unwrap(), 40);
+    let es = Es::start();
+    let servers = kafka.bootstrap_servers();
+    let url = es.standin.url();
+    let mut role = Role::start(&[
+        ("SLUICE_ROLE", "flume-kafka"),
+        ("KAFKA_BROKERS", &servers),
+        ("KAFKA_TOPICS", "flume-logs"),
+        ("KAFKA_GROUP", "deploy-files"),
+        ("ES_HOSTS", &url),
+    ]);
+    let docs = es.wait_for("flume", 40, &mut role);
+    role.terminate();
+
+    let ids: BTreeSet<&str> = docs.iter().map(|(_, id, _)| id.as_str()).collect();
+    let expected: BTreeSet<String> = (0..2)
+        .flat_map(|p| (0..20).map(move |o| format!("flume-logs-{p}-{o}")))
+        .collect();
+    assert_eq!(ids, expected.iter().map(String::as_str).collect());
+    let messages: BTreeSet<&str> = docs
+        .iter()
+        .map(|(_, _, doc)| doc["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 40);
+    assert!(messages.contains("line 39"));
+    let (_, _, doc) = &docs[0];
+    assert_eq!(doc["flume"]["headers"]["app"], "shop", "{doc}");
+}
+
+/// The syslog-receiver role: syslog lines over UDP and TCP on SYSLOG_PORT to Elasticsearch.
+#[test]
+fn the_syslog_receiver_role_indexes_lines_from_udp_and_tcp() {
+    use std::io::Write;
+    let es = Es::start();
+    let url = es.standin.url();
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut role = Role::start(&[
+        ("SLUICE_ROLE", "syslog-receiver"),
+        ("SYSLOG_PORT", &port_text),
+        ("ES_HOSTS", &url),
+    ]);
+    let line = |n: usize| format!("<34>Oct 11 22:14:15 mymachine su[42]: line {n}");
+    // Until the receiver listens, UDP datagrams vanish: send over TCP first, retrying the connect.
+    let due = std::time::Instant::now() + PATIENCE;
+    let mut tcp = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(e) if std::time::Instant::now() > due => {
+                panic!("{e}: {}", role.stop_and_log())
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    writeln!(tcp, "{}", line(0)).unwrap();
+    drop(tcp);
+    es.wait_for("syslog", 1, &mut role);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.send_to(line(1).as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    let docs = es.wait_for("syslog", 2, &mut role);
+    role.terminate();
+
+    let mut messages: Vec<&str> = docs
+        .iter()
+        .map(|(_, _, doc)| doc["message"].as_str().unwrap())
+        .collect();
+    messages.sort();
+    assert_eq!(messages, ["line 0", "line 1"], "{docs:?}");
+    assert_eq!(docs[0].2["process"]["name"], "su", "{docs:?}");
 }
