@@ -84,3 +84,15 @@ if ! python3 -c "import avro.io" >/dev/null 2>&1; then
     python3 -m pip install --quiet avro \
         || python3 -m pip install --quiet --break-system-packages avro
 fi
+
+# statsd (npm, Etsy's daemon): tests/metrics.rs starts the real daemon with its graphite
+# backend pointed at the test. Installed under target/npm of the repository (nothing global),
+# pinned.
+STATSD_VERSION=0.9.0
+npm_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/npm"
+if ! grep -qs "\"version\": \"$STATSD_VERSION\"" "$npm_dir/node_modules/statsd/package.json"; then
+    need_cmd npm || need_apt nodejs npm
+    mkdir -p "$npm_dir"
+    npm install --prefix "$npm_dir" --no-save --no-audit --no-fund --loglevel=error \
+        "statsd@$STATSD_VERSION"
+fi

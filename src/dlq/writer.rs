@@ -87,7 +87,11 @@ impl DeadLetterQueue {
         // A panic while appending leaves the segment consistent (a failed write is cut back
         // before returning), so a poisoned lock is still usable.
         let mut segment = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        segment.append(self, &lines)
+        segment.append(self, &lines)?;
+        drop(segment);
+        let dlq_events = &crate::metrics::process::counters().dlq_events;
+        crate::metrics::process::add(dlq_events, entries.len() as u64);
+        Ok(())
     }
 
     /// The queue's folder (`dir/pipeline_id`).

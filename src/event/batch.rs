@@ -8,9 +8,14 @@
 //! the batch is dropped and each token reports [`AckStatus::Delivered`] to its input, or
 //! [`AckStatus::Failed`] if an output called [`Batch::mark_failed`] or the batch was dropped
 //! while unwinding from a panic.
+//!
+//! Each batch remembers when it arrived (one `Instant` per input batch; merged batches keep the
+//! earliest) and each token when it was made, so a sink can measure latencies
+//! ([`Acknowledge::acknowledge_timed`]: the pipeline's `latency.end_to_end` and `latency.output`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::Event;
 
@@ -27,6 +32,20 @@ pub enum AckStatus {
 pub trait Acknowledge: Send + Sync {
     /// Called exactly once per token, from whichever thread dropped the batch.
     fn acknowledge(&self, id: u64, status: AckStatus);
+
+    /// [`Acknowledge::acknowledge`] with when the token was made and when the (earliest part
+    /// of the) batch it rode in arrived (`None` for a token dropped outside a batch); sinks that
+    /// measure latency override it. Called instead of `acknowledge`.
+    fn acknowledge_timed(
+        &self,
+        id: u64,
+        status: AckStatus,
+        token_made: Instant,
+        batch_arrived: Option<Instant>,
+    ) {
+        let _ = (token_made, batch_arrived);
+        self.acknowledge(id, status);
+    }
 }
 
 /// One input batch's claim ticket. Reports to its input exactly once, when dropped.
@@ -35,6 +54,8 @@ pub struct AckToken {
     id: u64,
     partition: Option<u64>,
     failed: bool,
+    made: Instant,
+    batch_arrived: Option<Instant>,
 }
 
 impl AckToken {
@@ -46,6 +67,8 @@ impl AckToken {
             id,
             partition: None,
             failed: false,
+            made: Instant::now(),
+            batch_arrived: None,
         }
     }
 
@@ -81,7 +104,8 @@ impl Drop for AckToken {
         } else {
             AckStatus::Delivered
         };
-        self.sink.acknowledge(self.id, status);
+        self.sink
+            .acknowledge_timed(self.id, status, self.made, self.batch_arrived);
     }
 }
 
@@ -96,11 +120,18 @@ impl std::fmt::Debug for AckToken {
 }
 
 /// Events moving together between stages, with the tokens of the input batches they came from.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batch {
     pub events: Vec<Event>,
     pub acks: Vec<AckToken>,
     failed: AtomicBool,
+    arrived: Instant,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::new(Vec::new())
+    }
 }
 
 impl Batch {
@@ -109,6 +140,7 @@ impl Batch {
             events,
             acks: Vec::new(),
             failed: AtomicBool::new(false),
+            arrived: Instant::now(),
         }
     }
 
@@ -117,6 +149,7 @@ impl Batch {
             events,
             acks: vec![ack],
             failed: AtomicBool::new(false),
+            arrived: Instant::now(),
         }
     }
 
@@ -132,6 +165,7 @@ impl Batch {
     pub fn append(&mut self, mut other: Batch) {
         self.events.append(&mut other.events);
         self.acks.append(&mut other.acks);
+        self.arrived = self.arrived.min(other.arrived);
         if other.failed.load(Ordering::Relaxed) {
             self.failed.store(true, Ordering::Relaxed);
         }
@@ -142,12 +176,21 @@ impl Batch {
     pub fn mark_failed(&self) {
         self.failed.store(true, Ordering::Relaxed);
     }
+
+    /// When the batch (its earliest merged part) was made by its input.
+    pub fn arrived(&self) -> Instant {
+        self.arrived
+    }
 }
 
 impl Drop for Batch {
     fn drop(&mut self) {
-        if self.failed.load(Ordering::Relaxed) {
-            self.acks.iter_mut().for_each(AckToken::fail);
+        let failed = self.failed.load(Ordering::Relaxed);
+        for ack in &mut self.acks {
+            ack.batch_arrived = Some(self.arrived);
+            if failed {
+                ack.fail();
+            }
         }
     }
 }
@@ -177,6 +220,34 @@ mod tests {
         drop(second);
         let got = rec.0.lock().unwrap().clone();
         assert_eq!(got, [(1, AckStatus::Delivered), (2, AckStatus::Delivered)]);
+    }
+
+    #[derive(Default)]
+    struct Timed(Mutex<Vec<(Instant, Option<Instant>)>>);
+    impl Acknowledge for Timed {
+        fn acknowledge(&self, _: u64, _: AckStatus) {
+            unreachable!("acknowledge_timed is overridden");
+        }
+        fn acknowledge_timed(&self, _: u64, _: AckStatus, made: Instant, arrived: Option<Instant>) {
+            self.0.lock().unwrap().push((made, arrived));
+        }
+    }
+
+    #[test]
+    fn tokens_learn_when_the_earliest_merged_batch_arrived() {
+        let rec = Arc::new(Timed::default());
+        let first = Batch::new(vec![]);
+        let arrived = first.arrived();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let mut second = Batch::new(vec![]);
+        second.acks.push(AckToken::new(rec.clone(), 1));
+        second.append(first);
+        assert_eq!(second.arrived(), arrived);
+        let made = second.acks[0].made;
+        drop(second);
+        let got = rec.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0], (made, Some(arrived)));
     }
 
     #[test]

@@ -385,6 +385,7 @@ impl Reader {
 
     fn dropped(&self) {
         NetStats::add(&self.stats.datagrams_dropped, 1);
+        crate::metrics::process::add(&crate::metrics::process::counters().input_dropped, 1);
         if self.throttle.ready() {
             tracing::warn!(
                 "{}: the pipeline is full and {} datagrams are waiting: datagrams are dropped \

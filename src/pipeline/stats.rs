@@ -2,13 +2,30 @@
 //!
 //! Counters are atomics bumped once per batch (never per event, never under a lock). Queue
 //! depths are read from the queues themselves when asked.
+//!
+//! Also kept here, for the metrics reporter and the node API: per-batch latencies
+//! ([`Timer`]s: filtering, measured between [`PipelineStats::add_in`] and
+//! [`PipelineStats::add_filtered`] on the worker's thread; output and end-to-end, measured when
+//! the outputs acknowledge a batch), the per-filter counters of an instrumented filter graph
+//! ([`PipelineStats::observe_plan`]), the plugins' names, and [`Reloads`] (filter releases
+//! switched to or refused, and the release running).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use crate::event::{AckStatus, Acknowledge, Batch};
 use crate::inputs::PartitionLag;
+use crate::metrics::timer::Timer;
 use crate::outputs::OutputBatch;
+use crate::plan::filter_graph::FilterStats;
+use crate::plan::{FilterGraph, Plan};
+
+thread_local! {
+    /// When the batch this worker thread is filtering was taken (set by `add_in`).
+    static BATCH_TAKEN: Cell<Option<Instant>> = const { Cell::new(None) };
+}
 
 /// Counters and queue depths of one pipeline.
 #[derive(Debug)]
@@ -25,6 +42,110 @@ pub struct PipelineStats {
     input_queue: async_channel::Receiver<Batch>,
     output_queues: Box<[async_channel::Receiver<OutputBatch>]>,
     lag_sources: Box<[LagSource]>,
+    latency: Latencies,
+    filters: Mutex<Option<Arc<FilterStats>>>,
+    plugins: Mutex<PluginNames>,
+    reloads: Reloads,
+    started: Instant,
+}
+
+/// Per-batch durations.
+#[derive(Debug, Default)]
+pub struct Latencies {
+    /// Filtering (and routing) one batch, on a worker thread (`latency.filter`).
+    pub filter: Timer,
+    /// From a filtered batch's hand-off to the outputs until every output has finished with it,
+    /// waiting in the output queues included (`latency.output`).
+    pub output: Timer,
+    /// From the moment an input made the batch until the outputs acknowledged it; merged
+    /// batches count from their earliest part (`latency.end_to_end`).
+    pub end_to_end: Timer,
+}
+
+/// Plugin ids and Logstash names (`(id, name)`), as the plan had them.
+#[derive(Clone, Debug, Default)]
+pub struct PluginNames {
+    pub inputs: Vec<(String, String)>,
+    pub outputs: Vec<(String, String)>,
+}
+
+impl PluginNames {
+    /// The ids and names of `plan`'s inputs and outputs.
+    pub fn of(plan: &Plan) -> PluginNames {
+        let names = |id: &String, name: &String| (id.clone(), name.clone());
+        PluginNames {
+            inputs: plan.inputs.iter().map(|i| names(&i.id, &i.name)).collect(),
+            outputs: plan.outputs.iter().map(|o| names(&o.id, &o.name)).collect(),
+        }
+    }
+}
+
+/// Filter releases switched to or refused (`reload.success` / `reload.failure`), the last
+/// refusal's reasons, and the release running (shown by `GET /`; `"local"` until a release is
+/// switched to).
+#[derive(Debug)]
+pub struct Reloads {
+    successes: AtomicU64,
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    release: Mutex<Arc<str>>,
+}
+
+impl Default for Reloads {
+    fn default() -> Self {
+        Reloads {
+            successes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            release: Mutex::new(Arc::from("local")),
+        }
+    }
+}
+
+impl Reloads {
+    /// Counts a reload that switched the running filters over to `release`.
+    pub fn succeeded(&self, release: &str) {
+        self.successes.fetch_add(1, Ordering::Relaxed);
+        self.set_release(release);
+    }
+
+    /// Counts a refused reload; `error` (its reasons) is shown by the API until the next one.
+    /// It must not hold credentials.
+    pub fn failed(&self, error: &str) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+    }
+
+    /// Names the filter release running (without counting a reload: e.g. the one at start).
+    pub fn set_release(&self, release: &str) {
+        *self.release.lock().unwrap_or_else(PoisonError::into_inner) = Arc::from(release);
+    }
+
+    pub fn successes(&self) -> u64 {
+        self.successes.load(Ordering::Relaxed)
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The filter release running.
+    pub fn release(&self) -> Arc<str> {
+        self.release
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// An input that reports [`PartitionLag`], by its plugin id.
@@ -59,6 +180,9 @@ pub struct OutputStats {
     events: AtomicU64,
     batches: AtomicU64,
     errors: AtomicU64,
+    failed_events: AtomicU64,
+    /// Batches failed since the last one written.
+    consecutive_errors: AtomicU64,
 }
 
 impl OutputStats {
@@ -81,12 +205,28 @@ impl OutputStats {
         self.errors.load(Ordering::Relaxed)
     }
 
+    /// Events of the batches whose write failed.
+    pub fn failed_events(&self) -> u64 {
+        self.failed_events.load(Ordering::Relaxed)
+    }
+
+    /// Batches whose write failed since the last one written (the node API's health).
+    pub fn consecutive_errors(&self) -> u64 {
+        self.consecutive_errors.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn record(&self, events: usize, ok: bool) -> u64 {
         self.events.fetch_add(events as u64, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
         if ok {
+            if self.consecutive_errors.load(Ordering::Relaxed) != 0 {
+                self.consecutive_errors.store(0, Ordering::Relaxed);
+            }
             0
         } else {
+            self.failed_events
+                .fetch_add(events as u64, Ordering::Relaxed);
+            self.consecutive_errors.fetch_add(1, Ordering::Relaxed);
             self.errors.fetch_add(1, Ordering::Relaxed) + 1
         }
     }
@@ -108,6 +248,8 @@ impl PipelineStats {
                 events: AtomicU64::new(0),
                 batches: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
+                failed_events: AtomicU64::new(0),
+                consecutive_errors: AtomicU64::new(0),
             })
             .collect();
         PipelineStats {
@@ -120,7 +262,68 @@ impl PipelineStats {
             input_queue,
             output_queues,
             lag_sources,
+            latency: Latencies::default(),
+            filters: Mutex::new(None),
+            plugins: Mutex::new(PluginNames::default()),
+            reloads: Reloads::default(),
+            started: Instant::now(),
         }
+    }
+
+    /// Instruments `plan`'s filters ([`FilterGraph::instrument`]) and records its plugins'
+    /// names, for the per-plugin figures. Called once, before the pipeline runs.
+    pub fn observe_plan(&self, plan: &mut Plan) {
+        self.describe_plugins(plan);
+        self.observe_filters(&mut plan.filters);
+    }
+
+    /// Shows `filters` (from [`FilterGraph::instrument`]) as the running filters' counters:
+    /// for a caller that instruments a plan before the pipeline (and these stats) exist.
+    pub fn attach_filters(&self, filters: Arc<FilterStats>) {
+        *self.filters.lock().unwrap_or_else(PoisonError::into_inner) = Some(filters);
+    }
+
+    /// Records the ids and names of `plan`'s inputs and outputs.
+    pub fn describe_plugins(&self, plan: &Plan) {
+        *self.plugins.lock().unwrap_or_else(PoisonError::into_inner) = PluginNames::of(plan);
+    }
+
+    /// Instruments `filters`, which replace the running ones (on reload) or are the first;
+    /// counts of plugins the previous filters had carry on.
+    pub fn observe_filters(&self, filters: &mut FilterGraph) {
+        let mut slot = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = filters.instrument(slot.as_deref());
+        *slot = Some(next);
+    }
+
+    /// The running filters' per-plugin counters (`None` until [`PipelineStats::observe_plan`]).
+    pub fn filter_stats(&self) -> Option<Arc<FilterStats>> {
+        self.filters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The plugins' ids and names (empty until [`PipelineStats::observe_plan`]).
+    pub fn plugin_names(&self) -> PluginNames {
+        self.plugins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn latency(&self) -> &Latencies {
+        &self.latency
+    }
+
+    /// Filter releases switched to or refused, and the release running.
+    pub fn reloads(&self) -> &Reloads {
+        &self.reloads
+    }
+
+    /// How long ago the stats (the pipeline) were made.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
     }
 
     /// Consumer lag of every partition the pipeline's partitioned inputs own now.
@@ -193,16 +396,30 @@ impl PipelineStats {
         self.output_queues.get(index).map_or(0, |q| q.len())
     }
 
-    pub(crate) fn add_in(&self, events: usize) {
-        self.events_in.fetch_add(events as u64, Ordering::Relaxed);
+    /// How many batches output `index`'s queue holds when full (0 if there is no such output).
+    pub fn output_queue_capacity(&self, index: usize) -> usize {
+        self.output_queues
+            .get(index)
+            .map_or(0, |q| q.capacity().unwrap_or(usize::MAX))
     }
 
+    /// A worker took a batch of `events` and starts filtering it (on this thread).
+    pub(crate) fn add_in(&self, events: usize) {
+        self.events_in.fetch_add(events as u64, Ordering::Relaxed);
+        BATCH_TAKEN.set(Some(Instant::now()));
+    }
+
+    /// The batch this worker thread took is filtered; `events` are left.
     pub(crate) fn add_filtered(&self, events: usize) {
         self.events_filtered
             .fetch_add(events as u64, Ordering::Relaxed);
+        if let Some(taken) = BATCH_TAKEN.take() {
+            self.latency.filter.record(taken.elapsed());
+        }
     }
 
     pub(crate) fn add_worker_panic(&self, events: usize) {
+        BATCH_TAKEN.set(None);
         self.worker_panics.fetch_add(1, Ordering::Relaxed);
         self.events_failed
             .fetch_add(events as u64, Ordering::Relaxed);
@@ -218,5 +435,24 @@ impl Acknowledge for PipelineStats {
             AckStatus::Failed => &self.events_failed,
         };
         counter.fetch_add(events, Ordering::Relaxed);
+    }
+
+    fn acknowledge_timed(
+        &self,
+        events: u64,
+        status: AckStatus,
+        token_made: Instant,
+        batch_arrived: Option<Instant>,
+    ) {
+        self.acknowledge(events, status);
+        let now = Instant::now();
+        self.latency
+            .output
+            .record(now.saturating_duration_since(token_made));
+        if let Some(arrived) = batch_arrived {
+            self.latency
+                .end_to_end
+                .record(now.saturating_duration_since(arrived));
+        }
     }
 }

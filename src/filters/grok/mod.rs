@@ -811,12 +811,21 @@ impl Filter for Grok {
 
     fn filter(&self, events: &mut Vec<Event>, common: &CommonOptions) {
         let mut scratch = self.take_scratch();
+        let mut matched = 0u64;
         for event in events.iter_mut() {
-            if self.run(event, &mut scratch) && !event.is_cancelled() {
-                common.apply(event);
+            if self.run(event, &mut scratch) {
+                matched += 1;
+                if !event.is_cancelled() {
+                    common.apply(event);
+                }
             }
         }
         self.give_back(scratch);
+        // grok.matches / grok.failures: one add each per batch.
+        let counters = crate::metrics::process::counters();
+        crate::metrics::process::add(&counters.grok_matches, matched);
+        let failed = events.len() as u64 - matched;
+        crate::metrics::process::add(&counters.grok_failures, failed);
     }
 }
 

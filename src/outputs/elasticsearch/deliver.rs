@@ -18,6 +18,7 @@ use elasticsearch::http::Method;
 use rand::Rng;
 
 use crate::dlq::{DeadLetterQueue, DlqEntry};
+use crate::metrics::process;
 
 use super::bulk::{BulkRequest, Item};
 use super::client::{Answer, Hosts, SendError};
@@ -94,6 +95,7 @@ pub async fn deliver(shared: &Shared, request: BulkRequest) {
             }
             Attempt::Again(retry) => {
                 shared.stats.bulk_retries.fetch_add(1, Ordering::Relaxed);
+                process::add(&process::counters().es_bulk_retries, 1);
                 tokio::time::sleep(backoff.next_wait()).await;
                 match retry {
                     Some(some_items) => pending.push((some_items, None)),
@@ -177,6 +179,7 @@ async fn attempt(shared: &Shared, request: &BulkRequest, payload: &Payload) -> A
         return Attempt::Again(None);
     };
     shared.stats.bulk_requests.fetch_add(1, Ordering::Relaxed);
+    process::add(&process::counters().es_bulk_requests, 1);
     let query = [("filter_path", response::FILTER_PATH)];
     let sent = host
         .send_with(
@@ -191,6 +194,7 @@ async fn attempt(shared: &Shared, request: &BulkRequest, payload: &Payload) -> A
         Ok(answer) => answer,
         Err(e) => {
             shared.stats.bulk_failures.fetch_add(1, Ordering::Relaxed);
+            process::add(&process::counters().es_bulk_failures, 1);
             host.failed(shared.retry_initial, shared.retry_max);
             tracing::warn!(output = shared.plugin_id, error = %e, "bulk request failed; retrying");
             return Attempt::Again(None);
@@ -208,12 +212,14 @@ async fn handle_answer(shared: &Shared, request: &BulkRequest, answer: Answer) -
     let status = answer.status;
     if !(200..300).contains(&status) {
         shared.stats.bulk_failures.fetch_add(1, Ordering::Relaxed);
+        process::add(&process::counters().es_bulk_failures, 1);
         return whole_request_failed(shared, request, &answer).await;
     }
     let items = match response::parse(&answer.body, request.items.len()) {
         Ok(items) => items,
         Err(e) => {
             shared.stats.bulk_failures.fetch_add(1, Ordering::Relaxed);
+            process::add(&process::counters().es_bulk_failures, 1);
             tracing::error!(output = shared.plugin_id, error = %e, "bad bulk response; retrying");
             return Attempt::Again(None);
         }
@@ -221,6 +227,7 @@ async fn handle_answer(shared: &Shared, request: &BulkRequest, answer: Answer) -
     let mut retry: Vec<Item> = Vec::new();
     let mut dead: Vec<(Item, u16, String)> = Vec::new();
     let mut last_retry_error = None;
+    let mut indexed = 0u64;
     for (item, answer) in request.items.iter().zip(items) {
         let outcome = response::outcome(answer.status, answer.error, &shared.dead_letter_codes);
         match outcome {
@@ -228,7 +235,7 @@ async fn handle_answer(shared: &Shared, request: &BulkRequest, answer: Answer) -
                 if answer.status == 409 && item.op != super::bulk::Op::Create {
                     shared.stats.docs_dropped.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    shared.stats.docs_indexed.fetch_add(1, Ordering::Relaxed);
+                    indexed += 1;
                 }
             }
             Outcome::DeadLetter { status, error } => dead.push((item.clone(), status, error)),
@@ -238,6 +245,12 @@ async fn handle_answer(shared: &Shared, request: &BulkRequest, answer: Answer) -
             }
         }
     }
+    // One add per answer, not per document.
+    shared
+        .stats
+        .docs_indexed
+        .fetch_add(indexed, Ordering::Relaxed);
+    process::add(&process::counters().es_docs_indexed, indexed);
     let letters: Vec<Letter> = dead
         .iter()
         .map(|(item, status, error)| Letter::of_item(request, item, *status, error))
