@@ -8,7 +8,7 @@
 //! - `test`: logstash-filter-verifier test files run against a config's filters.
 //!
 //! Signals are the runtime's business: [`pipeline::run`] drains and stops on the first SIGINT
-//! or SIGTERM and exits at once on a second.
+//! or SIGTERM and exits at once on a second; SIGHUP reloads the filters ([`releases`]).
 //!
 //! This is the program's edge, so errors are `anyhow` here. Exit status: 0 when all went well,
 //! [`EXIT_CONFIG`] when the config, the settings or the run failed, [`EXIT_TESTS_FAILED`] when
@@ -25,11 +25,13 @@ pub mod test;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
 use crate::pipeline;
 use crate::plan::Plan;
+use crate::releases;
 use crate::settings::{LogLevel, Settings, SettingsError};
 use args::{Cli, Command};
 use load::ConfigError;
@@ -84,7 +86,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 #[error("some tests failed")]
 struct TestsFailed;
 
-/// `run` and `check`: load the config, then validate only or run it.
+/// `run` and `check`: load the config (and, with `filters.repo`, the release of the filters),
+/// then validate only or run it.
 fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
     let settings = layered(settings_file, flags)?;
     init_logging(settings.log_level());
@@ -93,12 +96,40 @@ fn run(settings_file: Option<&Path>, flags: Settings) -> anyhow::Result<()> {
     if !settings.test_and_exit() {
         build.dead_letter_queue = settings.open_dead_letter_queue()?;
     }
-    let plan = load::load_plan(&source, settings.parse_options(), build)?;
+    let release_settings = releases::ReleaseSettings::from_settings(&settings)?;
+    let (local, mut plan) = releases::LocalConfig::load(
+        source,
+        settings.parse_options(),
+        build,
+        release_settings.is_some(),
+    )?;
+    let status = Arc::new(releases::ReloadStatus::default());
+    let releases = match release_settings {
+        Some(release_settings) => {
+            let mut releases = releases::Releases::open(release_settings)?;
+            plan.filters = releases.first(&status)?;
+            Some(releases)
+        }
+        None => None,
+    };
     if settings.test_and_exit() {
         println!("Configuration OK");
         return Ok(());
     }
-    run_plan(plan, &settings)
+    let reloading = Reloading {
+        local,
+        releases,
+        status,
+    };
+    run_plan_with(plan, &settings, Some(reloading))
+}
+
+/// What keeps the filters of a `sluice run` up to date: its own config files (SIGHUP, `-r`)
+/// and the filter releases (`filters.repo`).
+struct Reloading {
+    local: releases::LocalConfig,
+    releases: Option<releases::Releases>,
+    status: Arc<releases::ReloadStatus>,
 }
 
 /// The settings file (if any) with the flags laid over it.
@@ -112,6 +143,15 @@ fn layered(settings_file: Option<&Path>, flags: Settings) -> Result<Settings, Se
 
 /// Runs a plan to completion, with metrics reporting and the node API beside it.
 fn run_plan(plan: Plan, settings: &Settings) -> anyhow::Result<()> {
+    run_plan_with(plan, settings, None)
+}
+
+/// [`run_plan`], reloading the filters while it runs when `reloading` is given.
+fn run_plan_with(
+    plan: Plan,
+    settings: &Settings,
+    reloading: Option<Reloading>,
+) -> anyhow::Result<()> {
     let pipeline_settings = settings.pipeline_settings();
     tracing::info!(
         workers = pipeline_settings.workers,
@@ -121,9 +161,40 @@ fn run_plan(plan: Plan, settings: &Settings) -> anyhow::Result<()> {
     );
     let pipeline = pipeline::Pipeline::new(plan, pipeline_settings);
     let _operations = operations::start(settings, pipeline.stats())?;
+    let _reloader = match reloading {
+        Some(reloading) => Some(start_reloader(reloading, settings, &pipeline)?),
+        None => None,
+    };
     pipeline.run()?;
     tracing::info!("pipeline finished");
     Ok(())
+}
+
+/// Starts the reload thread and points SIGHUP at it.
+fn start_reloader(
+    reloading: Reloading,
+    settings: &Settings,
+    pipeline: &pipeline::Pipeline,
+) -> anyhow::Result<releases::ReloaderHandle> {
+    let automatic = settings.config.reload.automatic == Some(true);
+    if automatic && settings.config.string.is_some() {
+        tracing::warn!("config.reload.automatic: a config given with -e has no file to watch");
+    }
+    let interval = settings
+        .config
+        .reload
+        .interval
+        .map_or(releases::DEFAULT_RELOAD_INTERVAL, |d| d.0);
+    let reloader = releases::Reloader {
+        releases: reloading.releases,
+        local: reloading.local,
+        watch_interval: (automatic && settings.config.string.is_none()).then_some(interval),
+        switch: pipeline.filter_switch(),
+        status: reloading.status,
+    };
+    let handle = reloader.spawn()?;
+    handle.reload_on_sighup()?;
+    Ok(handle)
 }
 
 /// Logs go to stderr so they never mix with events written to stdout.
