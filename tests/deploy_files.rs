@@ -896,6 +896,11 @@ impl Role {
         }
     }
 
+    /// `path.data` of this run.
+    fn data(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     fn exited(&mut self) -> bool {
         self.child.try_wait().unwrap().is_some()
     }
@@ -914,7 +919,7 @@ impl Role {
     }
 
     /// SIGTERM, as Marathon stops a task: sluice (the entrypoint's exec) drains and exits 0.
-    fn terminate(mut self) {
+    fn terminate(&mut self) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
@@ -1020,4 +1025,160 @@ fn the_syslog_receiver_role_indexes_lines_from_udp_and_tcp() {
     messages.sort();
     assert_eq!(messages, ["line 0", "line 1"], "{docs:?}");
     assert_eq!(docs[0].2["process"]["name"], "su", "{docs:?}");
+}
+
+/// The kafka-forwarder role: Flume events from one cluster to the other, byte for byte, under
+/// the prefixed topic name.
+#[test]
+fn the_kafka_forwarder_role_copies_flume_events_to_the_far_cluster() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message as _;
+    use sluice::standin::kafka::{Message, MockKafka};
+    let near = MockKafka::new().unwrap();
+    near.create_topic("flume-logs", 2).unwrap();
+    let far = MockKafka::new().unwrap();
+    far.create_topic("dc1.flume-logs", 1).unwrap();
+    let sent: BTreeSet<Vec<u8>> = (0..20)
+        .map(|i| {
+            let mut avro = Vec::new();
+            let host = format!("web-{i}");
+            let headers = [("host", host.as_str()), ("timestamp", "1700000000000")];
+            let body = format!("line {i}");
+            sluice::codecs::flume::write_event(headers.into_iter(), body.as_bytes(), &mut avro);
+            avro
+        })
+        .collect();
+    let messages = sent.iter().enumerate();
+    let messages = messages.map(|(i, m)| Message::new(m.clone()).with_partition(i as i32 % 2));
+    assert_eq!(near.produce("flume-logs", messages).unwrap(), 20);
+    let (near_servers, far_servers) = (near.bootstrap_servers(), far.bootstrap_servers());
+    let mut role = Role::start(&[
+        ("SLUICE_ROLE", "kafka-forwarder"),
+        ("KAFKA_BROKERS", &near_servers),
+        ("KAFKA_TOPICS", "flume-logs"),
+        ("KAFKA_GROUP", "deploy-files-forwarder"),
+        ("KAFKA_OUTPUT_BROKERS", &far_servers),
+        ("KAFKA_OUTPUT_TOPIC_PREFIX", "dc1."),
+    ]);
+
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &far_servers)
+        .set("group.id", "deploy-files-reader")
+        .create()
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    partitions
+        .add_partition_offset("dc1.flume-logs", 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&partitions).unwrap();
+    let due = std::time::Instant::now() + PATIENCE;
+    let mut received = BTreeSet::new();
+    while received.len() < sent.len() {
+        if std::time::Instant::now() > due || role.exited() {
+            let log = role.stop_and_log();
+            panic!(
+                "{} of {} forwarded; sluice said:\n{log}",
+                received.len(),
+                sent.len()
+            );
+        }
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            received.insert(message.payload().unwrap_or_default().to_vec());
+        }
+    }
+    role.terminate();
+    assert_eq!(received, sent);
+}
+
+/// The container-logs role: a Docker container's json-file log and a Mesos task's stdout, with
+/// the container's and task's identity, and read positions kept under path.data.
+#[test]
+fn the_container_logs_role_collects_docker_and_mesos_task_logs() {
+    let host = tempfile::tempdir().unwrap();
+    let id = "c0ffee";
+    let docker = host.path().join("containers");
+    let container = docker.join(id);
+    std::fs::create_dir_all(&container).unwrap();
+    let config = serde_json::json!({
+        "ID": id,
+        "Name": "/shop-web",
+        "Image": "sha256:0123",
+        "LogPath": container.join(format!("{id}-json.log")),
+        "Config": { "Image": "shop-web:1.0", "Env": ["MARATHON_APP_ID=/shop/web"], "Labels": {} },
+    });
+    std::fs::write(container.join("config.v2.json"), config.to_string()).unwrap();
+    let docker_lines: String = (0..3)
+        .map(|i| {
+            let record = serde_json::json!({
+                "log": format!("docker line {i}\n"),
+                "stream": "stdout",
+                "time": format!("2026-11-21T10:00:0{i}.000000001Z"),
+            });
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(container.join(format!("{id}-json.log")), docker_lines).unwrap();
+    let mesos = host.path().join("mesos");
+    let run = mesos.join("slaves/S1/frameworks/F1/executors/shop.task-1/runs/R1");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("stdout"), "mesos line 0\nmesos line 1\n").unwrap();
+
+    let es = Es::start();
+    let url = es.standin.url();
+    let (docker_dir, mesos_dir) = (docker.display().to_string(), mesos.display().to_string());
+    let mut role = Role::start(&[
+        ("SLUICE_ROLE", "container-logs"),
+        ("DOCKER_CONTAINERS_DIR", &docker_dir),
+        ("MESOS_WORK_DIR", &mesos_dir),
+        ("LOGS_START_POSITION", "beginning"),
+        ("ES_HOSTS", &url),
+    ]);
+    let docs = es.wait_for("containers", 5, &mut role);
+    role.terminate();
+
+    let by_message: BTreeMap<&str, &Value> = docs
+        .iter()
+        .map(|(_, _, doc)| (doc["message"].as_str().unwrap(), doc))
+        .collect();
+    let messages: Vec<&str> = by_message.keys().copied().collect();
+    assert_eq!(
+        messages,
+        [
+            "docker line 0",
+            "docker line 1",
+            "docker line 2",
+            "mesos line 0",
+            "mesos line 1"
+        ]
+    );
+    let docker_doc = by_message["docker line 1"];
+    assert_eq!(docker_doc["container"]["name"], "shop-web", "{docker_doc}");
+    assert_eq!(docker_doc["MARATHON_APP_ID"], "/shop/web", "{docker_doc}");
+    let mesos_doc = by_message["mesos line 0"];
+    assert_eq!(mesos_doc["MESOS_TASK_ID"], "shop.task-1", "{mesos_doc}");
+    // Read positions are kept under path.data (a host volume in the Marathon app).
+    let kept: Vec<PathBuf> = walk(&role.data());
+    for input in ["docker_logs", "mesos_sandbox"] {
+        let sincedb = format!("plugins/inputs/{input}/.sincedb_");
+        assert!(
+            kept.iter().any(|p| p.to_string_lossy().contains(&sincedb)),
+            "{input}: {kept:?}"
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            let mut below = walk(&path);
+            below.push(path);
+            below
+        })
+        .collect()
 }
