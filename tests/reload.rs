@@ -195,3 +195,224 @@ fn an_unordered_pipeline_switches_filters_between_batches_without_loss() {
     let events = seen.events.lock().unwrap();
     assert!(events[events.len() - 1_000..].iter().all(|e| e.1 == "new"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A real `sluice run` reloading its config file
+
+/// `sluice run -f CONFIG` reading lines from its stdin and writing events as JSON lines;
+/// killed on drop.
+struct Worker {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+    log: Arc<Mutex<String>>,
+    sent: u64,
+}
+
+impl Worker {
+    fn start(args: &[&str]) -> Worker {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("run")
+            .args(args)
+            .args(["--http.port", "0", "--pipeline.ordered", "true"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sluice starts");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(String::new()));
+        let (stdout, seen) = (child.stdout.take().unwrap(), events.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event = serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
+                seen.lock().unwrap().push(event);
+            }
+        });
+        let (stderr, said) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = said.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Worker {
+            stdin: child.stdin.take(),
+            child,
+            events,
+            log,
+            sent: 0,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn last_mark(&self) -> Option<String> {
+        let events = self.events.lock().unwrap();
+        Some(events.last()?.get("mark")?.as_str()?.to_string())
+    }
+
+    fn feed(&mut self, lines: u64) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        for _ in 0..lines {
+            writeln!(stdin, "{}", self.sent).unwrap();
+            self.sent += 1;
+        }
+        stdin.flush().unwrap();
+    }
+
+    /// Sends numbered lines until `done` holds (or fails the test after 30 s).
+    fn feed_until(&mut self, what: &str, done: impl Fn(&Worker) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
+            self.feed(1);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends `lines` more, waits for them, and returns their marks.
+    fn marks_of_next(&mut self, lines: u64) -> Vec<String> {
+        let before = self.events.lock().unwrap().len();
+        self.feed(lines);
+        wait_until("the events", || {
+            self.events.lock().unwrap().len() >= before + lines as usize
+        });
+        let events = self.events.lock().unwrap();
+        events[before..]
+            .iter()
+            .map(|e| e["mark"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    fn hang_up(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Closes stdin, waits for the exit; asserts it succeeded and that every line came out
+    /// once, in order. Returns the marks in order, deduplicated.
+    fn finish(mut self) -> Vec<String> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "no exit; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(status.success(), "{status}; log:\n{}", self.log());
+        std::thread::sleep(Duration::from_millis(100));
+        let events = self.events.lock().unwrap();
+        let numbers: Vec<u64> = events
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(numbers, (0..self.sent).collect::<Vec<_>>());
+        let mut marks: Vec<String> = events
+            .iter()
+            .map(|e| e["mark"].as_str().unwrap_or("").to_string())
+            .collect();
+        marks.dedup();
+        marks
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const OUTPUT: &str = "output { stdout { codec => json_lines } }\n";
+
+fn write_config(path: &std::path::Path, filters: &str, output: &str) {
+    let text = format!("input {{ stdin {{}} }}\nfilter {{\n{filters}\n}}\n{output}");
+    // Written whole then renamed, so the watcher never reads half a file.
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(&partial, path).unwrap();
+}
+
+fn mark(mark: &str) -> String {
+    format!("  mutate {{ add_field => {{ \"mark\" => \"{mark}\" }} }}")
+}
+
+#[test]
+fn automatic_reload_swaps_filters_and_refuses_broken_or_io_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("main.conf");
+    write_config(&config, &mark("a"), OUTPUT);
+    let mut worker = Worker::start(&[
+        "-f",
+        config.to_str().unwrap(),
+        "-r",
+        "--config.reload.interval",
+        "100ms",
+    ]);
+    worker.feed_until("filters a", |w| w.last_mark().as_deref() == Some("a"));
+
+    write_config(&config, &mark("b"), OUTPUT);
+    worker.feed_until("filters b", |w| w.last_mark().as_deref() == Some("b"));
+    assert!(worker.log().contains("config reloaded: filters switched"));
+
+    // A broken filter is refused with its position; b keeps running.
+    write_config(
+        &config,
+        "  mutate { add_feild => { \"mark\" => \"c\" } }",
+        OUTPUT,
+    );
+    worker.feed_until("the refusal", |w| w.log().contains("config reload refused"));
+    let log = worker.log();
+    assert!(log.contains("main.conf:3:12"), "{log}");
+    assert!(log.contains("add_feild"), "{log}");
+    assert!(worker.marks_of_next(30).iter().all(|m| m == "b"));
+
+    // A changed output is refused (not restarted), even with new filters beside it.
+    let other_output = "output { stdout { codec => json_lines } stdout { codec => dots } }\n";
+    write_config(&config, &mark("d"), other_output);
+    worker.feed_until("the second refusal", |w| {
+        w.log().contains("the input or output sections changed")
+    });
+    assert!(worker.marks_of_next(30).iter().all(|m| m == "b"));
+
+    // Fixed again: the filters change, the output is as it runs.
+    write_config(&config, &mark("e"), OUTPUT);
+    worker.feed_until("filters e", |w| w.last_mark().as_deref() == Some("e"));
+    assert_eq!(worker.finish(), ["a", "b", "e"]);
+}
+
+#[test]
+fn sighup_reloads_without_automatic_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("main.conf");
+    write_config(&config, &mark("a"), OUTPUT);
+    let mut worker = Worker::start(&["-f", config.to_str().unwrap()]);
+    worker.feed_until("filters a", |w| w.last_mark().as_deref() == Some("a"));
+
+    // Without -r a change waits for SIGHUP.
+    write_config(&config, &mark("b"), OUTPUT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(worker.marks_of_next(30).iter().all(|m| m == "a"));
+    worker.hang_up();
+    worker.feed_until("filters b", |w| w.last_mark().as_deref() == Some("b"));
+    // SIGHUP again with nothing changed: nothing happens, and the process lives on.
+    worker.hang_up();
+    assert!(worker.marks_of_next(30).iter().all(|m| m == "b"));
+    assert_eq!(worker.finish(), ["a", "b"]);
+}
