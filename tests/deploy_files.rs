@@ -861,6 +861,7 @@ impl Es {
 struct Role {
     child: std::process::Child,
     log: PathBuf,
+    api_port: String,
     _dir: tempfile::TempDir,
 }
 
@@ -892,8 +893,27 @@ impl Role {
         Role {
             child,
             log,
+            api_port,
             _dir: dir,
         }
+    }
+
+    /// `GET /health` on the node API, where Marathon's health check goes: the whole answer.
+    fn health(&self) -> String {
+        use std::io::{Read, Write};
+        let port: u16 = self.api_port.parse().unwrap();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
     }
 
     /// `path.data` of this run.
@@ -967,6 +987,9 @@ fn the_flume_kafka_role_indexes_flume_events_by_their_kafka_position() {
         ("ES_HOSTS", &url),
     ]);
     let docs = es.wait_for("flume", 40, &mut role);
+    let health = role.health();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("green"), "{health}");
     role.terminate();
 
     let ids: BTreeSet<&str> = docs.iter().map(|(_, id, _)| id.as_str()).collect();
