@@ -1205,3 +1205,66 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// Runs git in `dir`, failing the test on an error.
+fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", text(&output).1);
+}
+
+/// A role with FILTERS_REPO/REF/PATH: its inputs and outputs from the role pipeline, its filter
+/// section from the newest release tag of the repository.
+#[test]
+fn a_role_runs_the_filters_of_the_newest_release() {
+    let repo = tempfile::tempdir().unwrap();
+    let filters = repo.path().join("syslog");
+    std::fs::create_dir_all(&filters).unwrap();
+    git(repo.path(), &["init", "-q"]);
+    for release in ["release-1", "release-2"] {
+        let conf = format!("filter {{ mutate {{ add_tag => [\"{release}\"] }} }}\n");
+        std::fs::write(filters.join("10-tag.conf"), conf).unwrap();
+        git(repo.path(), &["add", "."]);
+        git(repo.path(), &["commit", "-q", "-m", release]);
+        git(repo.path(), &["tag", release]);
+    }
+    let url = format!("file://{}", repo.path().display());
+
+    let es = Es::start();
+    let es_url = es.standin.url();
+    let port = free_port().to_string();
+    let mut role = Role::start(&[
+        ("SLUICE_ROLE", "syslog-receiver"),
+        ("SYSLOG_PORT", &port),
+        ("ES_HOSTS", &es_url),
+        ("FILTERS_REPO", &url),
+        ("FILTERS_REF", "release-*"),
+        ("FILTERS_PATH", "syslog"),
+    ]);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let due = std::time::Instant::now() + PATIENCE;
+    // UDP datagrams sent before the receiver listens are lost: repeat until one arrives.
+    let docs = loop {
+        let line = "<34>Oct 11 22:14:15 mymachine su[42]: released";
+        udp.send_to(line.as_bytes(), ("127.0.0.1", port.parse::<u16>().unwrap()))
+            .unwrap();
+        let docs = es.docs("syslog");
+        if !docs.is_empty() {
+            break docs;
+        }
+        if std::time::Instant::now() > due || role.exited() {
+            panic!("nothing indexed: {}", role.stop_and_log());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    role.terminate();
+    let tags = &docs[0].2["tags"];
+    assert_eq!(tags, &serde_json::json!(["release-2"]), "{:?}", docs[0]);
+}
