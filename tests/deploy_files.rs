@@ -6,9 +6,11 @@
 //! and against the entrypoint and pipelines it drives; every pipeline goes through `sluice
 //! check`; the entrypoint runs under bash with a fake `sluice` (a script printing its arguments
 //! and process id) in place of the real one; the Dockerfile is read line by line for its stages
-//! and the files it copies. Two roles also run for real through the entrypoint with the real
-//! binary: flume-kafka (librdkafka's mock cluster to the Elasticsearch stand-in) and
-//! syslog-receiver (UDP and TCP to the stand-in), each stopped with SIGTERM as Marathon stops it.
+//! and the files it copies. Every role also runs for real through the entrypoint with the real
+//! binary, each stopped with SIGTERM as Marathon stops it: flume-kafka (librdkafka's mock
+//! cluster to the Elasticsearch stand-in, answering `/health`), syslog-receiver (UDP and TCP),
+//! container-logs (a Docker json-file log and a Mesos sandbox), kafka-forwarder (one mock
+//! cluster to another), and a role whose filters come from a release tag of a git repository.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
