@@ -19,6 +19,7 @@ use common::kafka::{
 use common::{build_error, get, no_env, wait_for_value};
 use sluice::event::{Batch, Event, Value};
 use sluice::pipeline::{PartitionLagReading, Pipeline, PipelineSettings};
+use sluice::standin::kafka::Message;
 
 fn run(config: &str, batch_size: usize) -> Running {
     Running::config(config, &no_env, batch_size, 64)
@@ -445,4 +446,22 @@ fn a_rebalance_replays_what_was_in_flight_and_commits_only_delivered_offsets() {
     assert_eq!(commits(), vec![10; 4]);
     a.stop();
     b.stop();
+}
+
+#[test]
+fn topics_pattern_subscribes_to_every_matching_topic_and_only_those() {
+    let cluster = cluster(1);
+    for topic in ["logs-a", "logs-b", "logs-bx", "metrics"] {
+        cluster.create_topic(topic, 1).unwrap();
+        let message = Message::new(format!("from {topic}").into_bytes());
+        cluster.produce(topic, [message]).unwrap();
+    }
+    let text = config(&cluster, "pattern", r#"topics_pattern => "logs-a|logs-b""#)
+        .replace(r#"topics => ["t"]"#, "");
+    let input = run(&text, 10);
+    let mut got = messages(&input.events(2));
+    got.sort();
+    assert_eq!(got, ["from logs-a", "from logs-b"]);
+    input.nothing_more();
+    input.stop();
 }

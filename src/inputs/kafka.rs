@@ -597,7 +597,9 @@ fn positive(args: &PluginArgs, errors: &mut Diagnostics, name: &str, value: i64)
 /// matches it whole) when set, else `topics`.
 fn subscription(options: &Options) -> Result<Vec<String>, String> {
     if let Some(pattern) = &options.topics_pattern {
-        let anchored = format!("^(?:{pattern})$");
+        // librdkafka compiles subscription patterns as POSIX extended regular expressions,
+        // which have no `(?:`: a plain group anchors the alternatives just as well.
+        let anchored = format!("^({pattern})$");
         regex::Regex::new(&anchored).map_err(|e| format!("topics_pattern: {e}"))?;
         return Ok(vec![anchored]);
     }
