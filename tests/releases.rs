@@ -478,3 +478,98 @@ fn credentials_in_the_repo_url_never_reach_the_output() {
     let config = std::fs::read_to_string(data.join("releases/repo.git/config")).unwrap();
     assert!(!config.contains("s3cret"), "{config}");
 }
+
+#[test]
+fn canaries_are_compared_on_live_events_then_refused_or_promoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::new(tmp.path().join("filters-repo"));
+    repo.release("release-1", &marking("1"), None);
+    let settings = tmp.path().join("sluice.toml");
+    std::fs::write(
+        &settings,
+        "filters.canary_ref = \"canary-*\"\nfilters.canary_percent = 100.0\n\
+         filters.canary_budget = 20.0\nfilters.canary_duration = \"1s\"\n",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let url = repo.url();
+    let mut worker = Worker::start(&[
+        "--settings",
+        settings.to_str().unwrap(),
+        "-e",
+        IO_CONFIG,
+        "--filters.repo",
+        &url,
+        "--filters.ref",
+        "release-*",
+        "--filters.path",
+        "filters",
+        "--filters.poll_interval",
+        "100ms",
+        "--path.data",
+        data.to_str().unwrap(),
+        "--pipeline.ordered",
+        "true",
+        "--http.port",
+        "0",
+    ]);
+    worker.feed_until("release-1's filters", |w| {
+        w.last_mark().as_deref() == Some("1")
+    });
+
+    // A canary whose grok pattern fails on every event: compared, refused, never live.
+    let failing = format!(
+        "{}filter {{ grok {{ match => {{ \"message\" => \"^x%{{WORD:w}}\" }} }} }}\n",
+        marking("1")
+    );
+    repo.release("canary-1", &failing, None);
+    worker.feed_until("the canary's trial", |w| {
+        w.log().contains("canary release canary-1 on trial")
+    });
+    worker.feed_until("the canary's refusal", |w| {
+        w.log().contains("release canary-1 (")
+    });
+    let log = worker.log();
+    assert!(log.contains("100.00% > budget 20%"), "{log}");
+    assert!(log.contains("with new failure tags"), "{log}");
+    assert!(log.contains("_grokparsefailure"), "{log}");
+    assert!(log.contains("release release-1 keeps running"), "{log}");
+
+    // A canary that changes one event in ten (messages ending in 5): within the budget.
+    let close = format!(
+        "{}filter {{ if [message] =~ /5$/ {{ mutate {{ add_field => {{ \"canary\" => \"yes\" }} }} }} }}\n",
+        marking("1")
+    );
+    repo.release("canary-2", &close, None);
+    worker.feed_until("the promoted canary's filters", |w| {
+        let events = w.events.lock().unwrap();
+        events.iter().any(|e| e.get("canary").is_some())
+    });
+    let log = worker.log();
+    assert!(log.contains("canary release canary-2 promoted"), "{log}");
+    assert!(
+        log.contains("switched filters to release canary-2"),
+        "{log}"
+    );
+
+    let sent = worker.sent;
+    let (status, events) = worker.finish();
+    assert!(status.success(), "{status}");
+    let numbers: Vec<u64> = events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..sent).collect::<Vec<_>>());
+    // The canaries' copies went nowhere: no live event failed the refused grok.
+    assert!(events.iter().all(|e| e.get("tags").is_none()));
+    // Before the promotion no event has the canary's field, after it those ending in 5 do.
+    let first = events
+        .iter()
+        .position(|e| e.get("canary").is_some())
+        .unwrap();
+    assert!(events[..first].iter().all(|e| e.get("canary").is_none()));
+    for e in &events[first..] {
+        let ends_in_5 = e["message"].as_str().unwrap().ends_with('5');
+        assert_eq!(e.get("canary").is_some(), ends_in_5, "{e}");
+    }
+}

@@ -186,6 +186,19 @@ impl FilterSwitch {
     pub fn generation(&self) -> u64 {
         self.slot.generation()
     }
+
+    /// Sets the tap every batch is shown to before the filters run, from the next batch on
+    /// (`None` removes it).
+    pub fn set_tap(&self, tap: Option<Arc<dyn BatchTap>>) {
+        self.slot.set_tap(tap);
+    }
+}
+
+/// Sees every batch's events as they come from the input queue, before the filters, on the
+/// worker thread that filters them (canary releases compare candidate filters on a sample).
+/// Called once per batch; it must not block for long, and may not change the events.
+pub trait BatchTap: Send + Sync {
+    fn inspect(&self, events: &[crate::event::Event]);
 }
 
 /// A pipeline ready to run, whose [`PipelineStats`] can be taken before it starts.

@@ -9,7 +9,8 @@
 //!
 //! The filters live in a [`FilterSlot`] that a reload can refill while the workers run: each
 //! worker reads it once when it starts a batch, so a batch is filtered by one graph from start
-//! to end, and a swap never touches the queues (nothing is lost or filtered twice).
+//! to end, and a swap never touches the queues (nothing is lost or filtered twice). The slot
+//! may also hold a [`BatchTap`] that sees each batch before the filters (canary releases).
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -26,7 +27,7 @@ use crate::event::{AckToken, Acknowledge, Batch};
 use crate::outputs::OutputBatch;
 use crate::plan::{FilterGraph, OutputGraph};
 
-use super::PipelineStats;
+use super::{BatchTap, PipelineStats};
 
 /// What every worker shares (read-only).
 pub(crate) struct WorkerShared {
@@ -50,41 +51,52 @@ pub(crate) fn run(
         None => {
             while let Some(batch) = next() {
                 shared.stats.add_in(batch.len());
-                let filters = shared.filters.current();
-                hand_off(process(shared, &filters, batch, outputs.len()), &outputs);
+                let active = shared.filters.current();
+                hand_off(process(shared, &active, batch, outputs.len()), &outputs);
             }
         }
         Some(order) => {
             // The graph is taken with the batch's number, so a swap is a clean cut in the
             // order the outputs see: every batch before it old, every batch after it new.
             let next = || next().map(|batch| (shared.filters.current(), batch));
-            while let Some((turn, (filters, batch))) = order.take(next) {
+            while let Some((turn, (active, batch))) = order.take(next) {
                 shared.stats.add_in(batch.len());
-                let filtered = process(shared, &filters, batch, outputs.len());
+                let filtered = process(shared, &active, batch, outputs.len());
                 order.in_turn(turn, || hand_off(filtered, &outputs));
             }
         }
     }
 }
 
-/// The filter graph the workers run, replaceable while they run. Read once per batch (one
-/// uncontended read lock and an `Arc` clone), never per event.
+/// The filter graph the workers run, and the tap that sees each batch before it, both
+/// replaceable while they run. Read once per batch (one uncontended read lock and `Arc`
+/// clones), never per event.
 pub(crate) struct FilterSlot {
-    current: RwLock<Arc<FilterGraph>>,
+    current: RwLock<Active>,
     /// How many times the graph was replaced.
     generation: AtomicU64,
+}
+
+/// What a batch starting now runs with.
+#[derive(Clone)]
+pub(crate) struct Active {
+    pub graph: Arc<FilterGraph>,
+    pub tap: Option<Arc<dyn BatchTap>>,
 }
 
 impl FilterSlot {
     pub fn new(graph: FilterGraph) -> FilterSlot {
         FilterSlot {
-            current: RwLock::new(Arc::new(graph)),
+            current: RwLock::new(Active {
+                graph: Arc::new(graph),
+                tap: None,
+            }),
             generation: AtomicU64::new(0),
         }
     }
 
-    /// The graph a batch starting now runs through.
-    pub fn current(&self) -> Arc<FilterGraph> {
+    /// The graph (and tap) a batch starting now runs with.
+    pub fn current(&self) -> Active {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -96,16 +108,26 @@ impl FilterSlot {
     /// new generation.
     pub fn replace(&self, graph: FilterGraph) -> u64 {
         let old = {
-            let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-            std::mem::replace(&mut *current, Arc::new(graph))
+            let mut current = self.write();
+            std::mem::replace(&mut current.graph, Arc::new(graph))
         };
         // Dropped outside the lock: a graph may take a while to drop (caches, files).
         drop(old);
         self.generation.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// Sets (or, with `None`, removes) the tap that sees every batch before the filters.
+    pub fn set_tap(&self, tap: Option<Arc<dyn BatchTap>>) {
+        let old = std::mem::replace(&mut self.write().tap, tap);
+        drop(old);
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Active> {
+        self.current.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -183,12 +205,18 @@ struct Filtered {
 /// filter or condition costs the batch (acknowledged as failed), not the worker.
 fn process(
     shared: &WorkerShared,
-    filters: &FilterGraph,
+    active: &Active,
     mut batch: Batch,
     outputs: usize,
 ) -> Option<Filtered> {
+    if let Some(tap) = &active.tap {
+        // The tap only reads the batch; its failure must not cost the events.
+        if catch_unwind(AssertUnwindSafe(|| tap.inspect(&batch.events))).is_err() {
+            tracing::error!("a batch tap (canary comparison) panicked; the batch goes on");
+        }
+    }
     let routed = catch_unwind(AssertUnwindSafe(|| {
-        filters.process(&mut batch.events);
+        active.graph.process(&mut batch.events);
         shared.routes.route(&batch.events, outputs)
     }));
     let Ok(routes) = routed else {
@@ -285,12 +313,12 @@ mod tests {
     #[test]
     fn a_slot_hands_out_the_graph_in_place_when_asked() {
         let slot = FilterSlot::new(FilterGraph::default());
-        let before = slot.current();
+        let before = slot.current().graph;
         assert_eq!(slot.generation(), 0);
         assert_eq!(slot.replace(FilterGraph::default()), 1);
-        let after = slot.current();
+        let after = slot.current().graph;
         assert!(!Arc::ptr_eq(&before, &after));
-        assert!(Arc::ptr_eq(&after, &slot.current()));
+        assert!(Arc::ptr_eq(&after, &slot.current().graph));
         assert_eq!(slot.generation(), 1);
     }
 

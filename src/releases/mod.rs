@@ -16,32 +16,33 @@
 //!   (successes, failures, the last error, the running release) for metrics and the node API.
 //! - `redact`: [`RepoUrl`], a URL whose credentials are never shown.
 
+mod canary;
 mod git;
 mod local;
 mod redact;
+mod repo;
 mod select;
 mod validate;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+pub use canary::{Canary, CanaryReport, CanarySettings};
 pub use git::GitError;
 pub use local::{LocalChange, LocalConfig};
 pub use redact::{redact_url, RepoUrl};
+pub use repo::{Release, Releases};
 pub use select::{compare_tags, BadRef, RefChoice};
 pub use validate::{build_filters, run_tests, test_folders};
 
 use crate::config::options::EcsCompatibility;
 use crate::config::ParseOptions;
 use crate::pipeline::FilterSwitch;
-use crate::plan::{BuildSettings, FilterGraph};
+use crate::plan::BuildSettings;
 use crate::settings::Settings;
-
-use git::Mirror;
 
 /// `filters.poll_interval` when not set.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
@@ -55,11 +56,10 @@ pub enum ReleaseError {
     BadRef(#[from] BadRef),
     #[error("filters.ref must be set with filters.repo (a tag glob such as \"release-*\", or a tag or branch)")]
     NoRef,
-    #[error(
-        "filters.canary_* (canary releases) is not supported yet: remove the setting; \
-         releases matching filters.ref are switched to directly after validation"
-    )]
-    CanaryUnsupported,
+    #[error("filters.canary_* needs filters.repo and filters.canary_ref")]
+    CanaryWithout,
+    #[error("{0}")]
+    BadCanary(String),
     #[error("filters.repo {repo}: {source}")]
     Git { repo: RepoUrl, source: GitError },
     #[error(
@@ -90,6 +90,8 @@ pub struct ReleaseSettings {
     pub ecs: EcsCompatibility,
     /// The `sluice` binary that runs a release's tests.
     pub sluice: PathBuf,
+    /// `filters.canary_*`, when `filters.canary_ref` is set.
+    pub canary: Option<CanarySettings>,
 }
 
 impl std::fmt::Debug for ReleaseSettings {
@@ -108,16 +110,13 @@ impl ReleaseSettings {
     /// The release settings when `filters.repo` is set.
     pub fn from_settings(settings: &Settings) -> Result<Option<ReleaseSettings>, ReleaseError> {
         let filters = &settings.filters;
+        let canary = canary_settings(filters)?;
         let Some(repo) = &filters.repo else {
-            return Ok(None);
+            return match canary {
+                Some(_) => Err(ReleaseError::CanaryWithout),
+                None => Ok(None),
+            };
         };
-        if filters.canary_ref.is_some()
-            || filters.canary_percent.is_some()
-            || filters.canary_budget.is_some()
-            || filters.canary_duration.is_some()
-        {
-            return Err(ReleaseError::CanaryUnsupported);
-        }
         let git_ref = filters.git_ref.clone().ok_or(ReleaseError::NoRef)?;
         let build = settings.build_settings();
         Ok(Some(ReleaseSettings {
@@ -131,239 +130,47 @@ impl ReleaseSettings {
             ecs: build.ecs_compatibility,
             build,
             sluice: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sluice")),
+            canary,
         }))
     }
 }
 
-/// A release: a commit of the filter repository, checked out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Release {
-    /// The tag (or branch) it was chosen by.
-    pub name: String,
-    pub commit: String,
-    /// Where it is checked out.
-    pub folder: PathBuf,
-}
-
-/// The filter repository and the release running from it.
-pub struct Releases {
-    settings: ReleaseSettings,
-    mirror: Mirror,
-    current: Option<Release>,
-    /// Commits refused once, not validated again.
-    refused: HashSet<String>,
-}
-
-impl Releases {
-    pub fn open(settings: ReleaseSettings) -> Result<Releases, ReleaseError> {
-        let mirror = Mirror::open(&settings.folder.join("repo.git"), settings.repo.clone())
-            .map_err(|source| ReleaseError::Git {
-                repo: settings.repo.clone(),
-                source,
-            })?;
-        Ok(Releases {
-            settings,
-            mirror,
-            current: None,
-            refused: HashSet::new(),
-        })
-    }
-
-    pub fn settings(&self) -> &ReleaseSettings {
-        &self.settings
-    }
-
-    /// The release running, once one was adopted.
-    pub fn current(&self) -> Option<&Release> {
-        self.current.as_ref()
-    }
-
-    /// At start: fetches and returns the best release that validates (trying lower versions
-    /// when the best is refused), adopted as the current one.
-    pub fn first(&mut self, status: &ReloadStatus) -> Result<FilterGraph, ReleaseError> {
-        let (release, graph, reasons) = match self.update(status) {
-            Ok(Update::Switched(release, graph)) => (release, graph, String::new()),
-            Ok(Update::Nothing { reasons }) => {
-                return Err(ReleaseError::NoRelease {
-                    repo: self.settings.repo.clone(),
-                    git_ref: self.settings.git_ref.clone(),
-                    reasons,
-                })
-            }
-            Err(source) => {
-                return Err(ReleaseError::Git {
-                    repo: self.settings.repo.clone(),
-                    source,
-                })
-            }
+/// `filters.canary_*`: `None` without any of them; an error when some are set without
+/// `canary_ref`, or out of range.
+fn canary_settings(
+    filters: &crate::settings::FiltersGroup,
+) -> Result<Option<CanarySettings>, ReleaseError> {
+    let Some(git_ref) = &filters.canary_ref else {
+        let any = filters.canary_percent.is_some()
+            || filters.canary_budget.is_some()
+            || filters.canary_duration.is_some();
+        return if any {
+            Err(ReleaseError::CanaryWithout)
+        } else {
+            Ok(None)
         };
-        debug_assert!(reasons.is_empty());
-        tracing::info!(release = %release.name, commit = %release.commit, repo = %self.settings.repo, "filters from release");
-        status.set_release(&release);
-        self.adopt(release);
-        Ok(graph)
+    };
+    let percent = filters.canary_percent.unwrap_or(canary::DEFAULT_PERCENT);
+    if !(percent > 0.0 && percent <= 100.0) {
+        return Err(ReleaseError::BadCanary(format!(
+            "filters.canary_percent must be above 0 and at most 100, got {percent}"
+        )));
     }
-
-    /// A poll: fetches, and returns a newer release that validated, adopted as the current
-    /// one. Failures (fetch, refused releases) are logged and counted in `status`.
-    pub fn poll(&mut self, status: &ReloadStatus) -> Option<FilterGraph> {
-        match self.update(status) {
-            Ok(Update::Switched(release, graph)) => {
-                status.set_release(&release);
-                self.adopt(release);
-                Some(graph)
-            }
-            Ok(Update::Nothing { .. }) => None,
-            Err(e) => {
-                let message = format!(
-                    "filters.repo {}: {e}; release {} keeps running",
-                    self.settings.repo,
-                    self.current.as_ref().map_or("(none)", |r| &r.name)
-                );
-                tracing::error!("{message}");
-                status.failure(message);
-                None
-            }
-        }
+    let budget = filters.canary_budget.unwrap_or(canary::DEFAULT_BUDGET);
+    if !(0.0..=100.0).contains(&budget) {
+        return Err(ReleaseError::BadCanary(format!(
+            "filters.canary_budget must be between 0 and 100 (percent), got {budget}"
+        )));
     }
-
-    /// Fetches, then validates candidates best first until one passes, stopping at the
-    /// running release.
-    fn update(&mut self, status: &ReloadStatus) -> Result<Update, GitError> {
-        self.mirror.fetch()?;
-        let candidates = self.candidates()?;
-        let mut reasons = String::new();
-        if candidates.is_empty() {
-            let message = format!(
-                "filters.repo {}: no tag or branch matches filters.ref {:?}",
-                self.settings.repo, self.settings.git_ref
-            );
-            tracing::error!("{message}");
-            status.failure(message);
-        }
-        for (name, commit) in candidates {
-            if self.current.as_ref().is_some_and(|c| c.commit == commit) {
-                break;
-            }
-            if self.refused.contains(&commit) {
-                tracing::debug!(release = %name, "skipping a release refused before");
-                continue;
-            }
-            match self.try_release(&name, &commit) {
-                Ok((release, graph)) => return Ok(Update::Switched(release, graph)),
-                Err(reason) => {
-                    let message = format!(
-                        "release {name} ({}) refused, {} keeps running:\n{reason}",
-                        short(&commit),
-                        self.current
-                            .as_ref()
-                            .map_or("no release".to_string(), |r| format!("release {}", r.name))
-                    );
-                    tracing::error!("{message}");
-                    status.failure(message);
-                    reasons.push_str(&format!("\nrelease {name}: {reason}"));
-                    self.refused.insert(commit);
-                }
-            }
-        }
-        Ok(Update::Nothing { reasons })
-    }
-
-    /// `(name, commit)` of the refs `filters.ref` may use, best first.
-    fn candidates(&self) -> Result<Vec<(String, String)>, GitError> {
-        match &self.settings.choice {
-            RefChoice::Glob(_) => {
-                let tags = self.mirror.tags()?;
-                let ranked = self
-                    .settings
-                    .choice
-                    .rank(tags.iter().map(|(n, _)| n.as_str()));
-                Ok(ranked
-                    .into_iter()
-                    .filter_map(|name| tags.iter().find(|(n, _)| n == name).cloned())
-                    .collect())
-            }
-            RefChoice::Fixed(name) => Ok(self
-                .mirror
-                .resolve(name)?
-                .map(|commit| (name.clone(), commit))
-                .into_iter()
-                .collect()),
-        }
-    }
-
-    /// Checks out and validates one release; `Err` holds the reasons it is refused.
-    fn try_release(&self, name: &str, commit: &str) -> Result<(Release, FilterGraph), String> {
-        let folder = self.settings.folder.join(release_folder_name(name, commit));
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder)
-                .map_err(|e| format!("cannot clear {}: {e}", folder.display()))?;
-        }
-        self.mirror
-            .check_out(commit, &folder)
-            .map_err(|e| e.to_string())?;
-        let release = Release {
-            name: name.to_string(),
-            commit: commit.to_string(),
-            folder,
-        };
-        match self.validate(&release) {
-            Ok(graph) => Ok((release, graph)),
-            Err(reason) => {
-                let _ = std::fs::remove_dir_all(&release.folder);
-                // The folder is gone: name files as they are in the repository.
-                let prefix = format!("{}/", release.folder.display());
-                Err(reason.replace(&prefix, ""))
-            }
-        }
-    }
-
-    /// Builds the release's filters as `sluice check` does, then runs its tests.
-    fn validate(&self, release: &Release) -> Result<FilterGraph, String> {
-        let settings = &self.settings;
-        let filters = release.folder.join(&settings.path);
-        let graph = build_filters(&filters, settings.parse, settings.build.clone())?;
-        let tests = test_folders(&release.folder, &filters);
-        if !tests.is_empty() {
-            run_tests(&settings.sluice, &tests, &filters, settings.ecs)?;
-        }
-        Ok(graph)
-    }
-
-    /// Makes `release` the current one; the previous one's folder is removed.
-    fn adopt(&mut self, release: Release) {
-        if let Some(old) = self.current.replace(release) {
-            let _ = std::fs::remove_dir_all(&old.folder);
-        }
-    }
-}
-
-/// What a poll found.
-enum Update {
-    Switched(Release, FilterGraph),
-    /// Nothing newer that validates; the refusals, for the start-up error.
-    Nothing {
-        reasons: String,
-    },
-}
-
-/// `<name>-<short commit>`, with characters unsafe in a file name replaced.
-fn release_folder_name(name: &str, commit: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{safe}-{}", short(commit))
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
+    Ok(Some(CanarySettings {
+        git_ref: git_ref.clone(),
+        choice: RefChoice::parse(git_ref)?,
+        percent,
+        budget,
+        duration: filters
+            .canary_duration
+            .map_or(canary::DEFAULT_DURATION, |d| d.0),
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,11 +185,24 @@ pub struct ReloadStatus {
     state: Mutex<StatusState>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct StatusState {
     release: Option<Release>,
     last_error: Option<ReloadFailure>,
     last_success: Option<SystemTime>,
+    /// The canary on trial, else the last one decided.
+    canary: Option<Arc<Canary>>,
+    last_canary: Option<CanaryReport>,
+}
+
+impl std::fmt::Debug for StatusState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusState")
+            .field("release", &self.release)
+            .field("last_error", &self.last_error)
+            .field("canary", &self.canary.as_ref().map(|c| c.report()))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The last refused reload or failed poll. Its message never holds credentials.
@@ -425,6 +245,24 @@ impl ReloadStatus {
             message,
             at: SystemTime::now(),
         });
+    }
+
+    /// The canary on trial (its comparison so far), else the last one decided (with its
+    /// verdict); `None` before any.
+    pub fn canary(&self) -> Option<CanaryReport> {
+        let state = self.lock();
+        match &state.canary {
+            Some(canary) => Some(canary.report()),
+            None => state.last_canary.clone(),
+        }
+    }
+
+    fn set_canary(&self, running: Option<Arc<Canary>>, decided: Option<CanaryReport>) {
+        let mut state = self.lock();
+        state.canary = running;
+        if decided.is_some() {
+            state.last_canary = decided;
+        }
     }
 
     fn set_release(&self, release: &Release) {
@@ -521,7 +359,7 @@ impl Reloader {
     }
 
     fn run(mut self, rx: &mpsc::Receiver<Trigger>) {
-        let poll_every = self.releases.as_ref().map(|r| r.settings.poll_interval);
+        let poll_every = self.releases.as_ref().map(|r| r.settings().poll_interval);
         let mut next_poll = poll_every.map(|d| Instant::now() + d);
         let mut next_watch = self.watch_interval.map(|d| Instant::now() + d);
         loop {
@@ -554,20 +392,8 @@ impl Reloader {
     }
 
     fn poll_step(&mut self) {
-        let Some(releases) = &mut self.releases else {
-            return;
-        };
-        if let Some(graph) = releases.poll(&self.status) {
-            let generation = self.switch.replace(graph);
-            let release = releases.current().expect("adopted by poll");
-            tracing::info!(
-                release = %release.name,
-                commit = %release.commit,
-                generation,
-                "switched filters to release {}",
-                release.name
-            );
-            self.status.success();
+        if let Some(releases) = &mut self.releases {
+            releases.poll(&self.status, &self.switch);
         }
     }
 
@@ -594,23 +420,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn release_folders_are_safe_names_with_the_commit() {
-        assert_eq!(
-            release_folder_name("team/release-1", "0123456789abcdef0123"),
-            "team_release-1-0123456789ab"
-        );
-    }
-
-    #[test]
-    fn canary_settings_are_refused_until_supported() {
+    fn canary_settings_are_checked() {
         let mut settings = Settings::default();
         settings.filters.repo = Some("file:///srv/filters".into());
         settings.filters.git_ref = Some("release-*".into());
         assert!(ReleaseSettings::from_settings(&settings).unwrap().is_some());
         settings.filters.canary_ref = Some("canary-*".into());
+        let canary = ReleaseSettings::from_settings(&settings)
+            .unwrap()
+            .unwrap()
+            .canary;
+        let canary = canary.unwrap();
+        assert_eq!((canary.percent, canary.budget), (10.0, 1.0));
+        settings.filters.canary_percent = Some(0.0);
         assert!(matches!(
             ReleaseSettings::from_settings(&settings),
-            Err(ReleaseError::CanaryUnsupported)
+            Err(ReleaseError::BadCanary(_))
+        ));
+        settings.filters.canary_percent = Some(5.0);
+        settings.filters.canary_ref = None;
+        assert!(matches!(
+            ReleaseSettings::from_settings(&settings),
+            Err(ReleaseError::CanaryWithout)
+        ));
+        settings.filters.canary_ref = Some("canary-*".into());
+        settings.filters.repo = None;
+        assert!(matches!(
+            ReleaseSettings::from_settings(&settings),
+            Err(ReleaseError::CanaryWithout)
         ));
     }
 
