@@ -3,17 +3,21 @@
 //! validated, and switched to through [`crate::pipeline::FilterSwitch`] without losing or
 //! duplicating an event.
 //!
-//! - [`Releases`]: a bare mirror of `filters.repo` under `path.data/releases/repo.git`,
-//!   fetched at start and every `filters.poll_interval`; `filters.ref` picks a tag (a glob: the
-//!   highest version; see `select`) or a fixed tag or branch; the chosen commit is checked out
-//!   into `path.data/releases/<tag>-<commit>` and validated (`validate`: its filter sections
-//!   built as `sluice check` builds them, then `sluice test` on its test files) before the
-//!   switch. A refused release is remembered by commit and not retried; the running one stays.
-//! - [`LocalConfig`]: the worker's own config files, re-read when they change or on SIGHUP; a
-//!   change of the filter sections only is swapped in, a change of inputs or outputs is refused
-//!   (they are not restarted yet: restart the process).
+//! - `repo`: [`Releases`], a bare mirror of `filters.repo` under `path.data/releases/repo.git`
+//!   (`git`), fetched at start and every `filters.poll_interval`; `filters.ref` picks a tag (a
+//!   glob: the highest version; `select`) or a fixed tag or branch; the chosen commit is
+//!   checked out into `path.data/releases/<tag>-<commit>` and validated (`validate`: its filter
+//!   sections built as `sluice check` builds them, then `sluice test` on its test files) before
+//!   the switch. A refused release is remembered by commit and not retried; the running one
+//!   stays. A release at or below one that already ran is never switched back to.
+//! - `canary`: tags matching `filters.canary_ref` go on trial first ([`Canary`], compared on a
+//!   sample of live events), then are promoted or refused ([`CanaryReport`]).
+//! - `local`: [`LocalConfig`], the worker's own config files, re-read when they change or on
+//!   SIGHUP; a change of the filter sections only is swapped in, a change of inputs or outputs
+//!   is refused (they are not restarted yet: restart the process).
 //! - [`Reloader`]: the thread that runs both and records the outcome in [`ReloadStatus`]
-//!   (successes, failures, the last error, the running release) for metrics and the node API.
+//!   (successes, failures, the last error, the running release, the canary) for metrics and
+//!   the node API.
 //! - `redact`: [`RepoUrl`], a URL whose credentials are never shown.
 
 mod canary;
