@@ -60,6 +60,8 @@ pub enum ReleaseError {
     BadRef(#[from] BadRef),
     #[error("filters.ref must be set with filters.repo (a tag glob such as \"release-*\", or a tag or branch)")]
     NoRef,
+    #[error("filters.path {0:?} must be a relative folder inside the repository (no `..`)")]
+    BadPath(PathBuf),
     #[error("filters.canary_* needs filters.repo and filters.canary_ref")]
     CanaryWithout,
     #[error("{0}")]
@@ -122,12 +124,22 @@ impl ReleaseSettings {
             };
         };
         let git_ref = filters.git_ref.clone().ok_or(ReleaseError::NoRef)?;
+        let path = filters.path.clone().unwrap_or_default();
+        let escapes = path.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if escapes {
+            return Err(ReleaseError::BadPath(path));
+        }
         let build = settings.build_settings();
         Ok(Some(ReleaseSettings {
             repo: RepoUrl::new(repo),
             choice: RefChoice::parse(&git_ref)?,
             git_ref,
-            path: filters.path.clone().unwrap_or_default(),
+            path,
             poll_interval: filters.poll_interval.map_or(DEFAULT_POLL_INTERVAL, |d| d.0),
             folder: settings.data_path().join("releases"),
             parse: settings.parse_options(),
@@ -453,6 +465,25 @@ mod tests {
             ReleaseSettings::from_settings(&settings),
             Err(ReleaseError::CanaryWithout)
         ));
+    }
+
+    #[test]
+    fn filters_path_stays_inside_the_repository() {
+        let mut settings = Settings::default();
+        settings.filters.repo = Some("file:///srv/filters".into());
+        settings.filters.git_ref = Some("main".into());
+        for bad in ["/etc", "../other", "filters/../../x"] {
+            settings.filters.path = Some(bad.into());
+            assert!(
+                matches!(
+                    ReleaseSettings::from_settings(&settings),
+                    Err(ReleaseError::BadPath(_))
+                ),
+                "{bad}"
+            );
+        }
+        settings.filters.path = Some("./pipelines/web".into());
+        assert!(ReleaseSettings::from_settings(&settings).is_ok());
     }
 
     #[test]
