@@ -66,6 +66,13 @@ fn known_keys_cover_what_the_file_accepts() {
         "log.level" => "\"info\"",
         "pipeline.ecs_compatibility" => "\"v1\"",
         "config.test_and_exit" | "config.support_escapes" => "true",
+        "config.reload.automatic" | "metrics.statsd.tags" => "true",
+        "pipeline.ordered" => "\"auto\"",
+        "metrics.statsd.host" | "metrics.statsd.prefix" | "http.host" => "\"x\"",
+        "filters.repo" | "filters.ref" | "filters.path" | "filters.canary_ref" => "\"x\"",
+        key if key.ends_with("interval") || key.ends_with("duration") => "\"2s\"",
+        "shutdown.timeout" => "\"20s\"",
+        "filters.canary_percent" | "filters.canary_budget" => "1.5",
         _ => "1",
     };
     let keys = known_keys();
