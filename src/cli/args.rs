@@ -73,6 +73,19 @@ pub struct OperationsArgs {
     /// How often the repository is fetched for a new release [default: 30s].
     #[arg(long = "filters.poll_interval", value_name = "DURATION")]
     pub filters_poll_interval: Option<DurationSetting>,
+    /// Tags put on trial as canaries before promotion (a glob such as `canary-*`).
+    #[arg(long = "filters.canary_ref", value_name = "GLOB")]
+    pub canary_ref: Option<String>,
+    /// The share of live events a canary runs on, in percent [default: 10].
+    #[arg(long = "filters.canary_percent", value_name = "PERCENT")]
+    pub canary_percent: Option<f64>,
+    /// The share of compared events that may differ for a canary to be promoted, in percent
+    /// [default: 1].
+    #[arg(long = "filters.canary_budget", value_name = "PERCENT")]
+    pub canary_budget: Option<f64>,
+    /// How long a canary is compared before it is promoted or refused [default: 5m].
+    #[arg(long = "filters.canary_duration", value_name = "DURATION")]
+    pub canary_duration: Option<DurationSetting>,
     /// The node API's address [default: 127.0.0.1].
     #[arg(long = "http.host", value_name = "HOST")]
     pub http_host: Option<String>,
@@ -93,6 +106,10 @@ impl OperationsArgs {
         s.filters.git_ref.clone_from(&self.filters_ref);
         s.filters.path.clone_from(&self.filters_path);
         s.filters.poll_interval = self.filters_poll_interval;
+        s.filters.canary_ref.clone_from(&self.canary_ref);
+        s.filters.canary_percent = self.canary_percent;
+        s.filters.canary_budget = self.canary_budget;
+        s.filters.canary_duration = self.canary_duration;
         s.http.host.clone_from(&self.http_host);
         s.http.port = self.http_port;
         s.shutdown.timeout = self.shutdown_timeout;
@@ -357,6 +374,14 @@ mod tests {
             "20s",
             "--pipeline.ordered",
             "true",
+            "--filters.canary_ref",
+            "canary-*",
+            "--filters.canary_percent",
+            "5",
+            "--filters.canary_budget",
+            "0.5",
+            "--filters.canary_duration",
+            "2m",
         ]) else {
             panic!("expected run");
         };
@@ -372,6 +397,10 @@ mod tests {
         assert_eq!(s.http.port, Some(9601));
         assert_eq!(s.shutdown.timeout, d(20_000));
         assert_eq!(s.pipeline.ordered, Some(Ordered::Always));
+        assert_eq!(s.filters.canary_ref.as_deref(), Some("canary-*"));
+        assert_eq!(s.filters.canary_percent, Some(5.0));
+        assert_eq!(s.filters.canary_budget, Some(0.5));
+        assert_eq!(s.filters.canary_duration, d(120_000));
         let bad = Cli::try_parse_from(["sluice", "run", "--shutdown.timeout", "soon"]);
         assert!(bad.unwrap_err().to_string().contains("not a duration"));
     }
