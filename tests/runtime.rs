@@ -1015,3 +1015,36 @@ fn a_drain_longer_than_the_shutdown_timeout_fails_the_run() {
     let (result, _) = slow_shutdown(Some(Duration::from_secs(30)));
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// Sends one batch, then fails.
+struct FailingInput;
+
+#[async_trait::async_trait]
+impl Input for FailingInput {
+    async fn run(self: Box<Self>, ctx: InputContext) -> Result<(), InputError> {
+        ctx.send(Batch::new(vec![numbered_event("f", 0)])).await?;
+        Err(InputError::Other("the source went away".to_string()))
+    }
+}
+
+#[test]
+fn a_failed_input_fails_the_run_after_its_events_are_delivered() {
+    let record = Record::default();
+    let plan = plan(
+        vec![
+            input_plan(FailingInput),
+            input_plan(numbered("a", Some(5), 5)),
+        ],
+        vec![output_plan("rec", recording(&record, Duration::ZERO))],
+    );
+    let result = Pipeline::new(plan, settings(1, 10)).run_until(std::future::pending());
+    match result {
+        Err(PipelineError::InputFailed { error, .. }) => {
+            assert!(error.contains("the source went away"), "{error}")
+        }
+        other => panic!("expected the input's failure, got {other:?}"),
+    }
+    let mut expected = expected_numbers("a", 5);
+    expected.extend(expected_numbers("f", 1));
+    assert_eq!(record.numbers(), expected);
+}

@@ -146,6 +146,8 @@ pub enum PipelineError {
         limit: std::time::Duration,
         undelivered: u64,
     },
+    #[error("input {id} failed: {error}")]
+    InputFailed { id: String, error: String },
 }
 
 /// Runs `plan` until its inputs end or a signal asks it to stop, draining every accepted event.
@@ -375,14 +377,14 @@ impl Pipeline {
         let inputs_done = wait_for_inputs(running);
         tokio::pin!(inputs_done);
         tokio::pin!(shutdown);
-        let requested = tokio::select! {
-            () = &mut inputs_done => false,
-            () = &mut shutdown => true,
+        let (requested, mut failed_inputs) = tokio::select! {
+            failed = &mut inputs_done => (false, failed),
+            () = &mut shutdown => (true, Vec::new()),
         };
         let drained = async {
             if requested {
                 stop.request();
-                inputs_done.await;
+                failed_inputs = inputs_done.await;
             }
             // An input reading on a thread of its own may still hold a sender: closing the
             // queue refuses anything more, and the workers finish what it holds, then stop.
@@ -410,7 +412,12 @@ impl Pipeline {
             // Finished already: the outputs ended only after every worker dropped its senders.
             let _ = handle.join();
         }
-        Ok(())
+        // Everything read was delivered; still, an input that failed must not look like one
+        // that finished (a scheduler restarts a worker that exits non-zero).
+        match failed_inputs.into_iter().next() {
+            Some((id, error)) => Err(PipelineError::InputFailed { id, error }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -433,17 +440,28 @@ fn spawn_workers(
         .collect()
 }
 
-async fn wait_for_inputs(mut running: JoinSet<(String, Result<(), InputError>)>) {
+/// Waits for every input to end; returns `(input id, error)` of those that failed.
+async fn wait_for_inputs(
+    mut running: JoinSet<(String, Result<(), InputError>)>,
+) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
     while let Some(joined) = running.join_next().await {
         match joined {
             Ok((_, Ok(()))) => {}
             Ok((id, Err(InputError::Closed))) => {
                 tracing::debug!(input = %id, "input stopped: the pipeline is closing");
             }
-            Ok((id, Err(e))) => tracing::error!(input = %id, error = %e, "input failed"),
-            Err(e) => tracing::error!(error = %e, "an input task panicked"),
+            Ok((id, Err(e))) => {
+                tracing::error!(input = %id, error = %e, "input failed");
+                failed.push((id, e.to_string()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "an input task panicked");
+                failed.push(("?".to_string(), format!("panicked: {e}")));
+            }
         }
     }
+    failed
 }
 
 /// Resolves at the first SIGINT or SIGTERM, and arms the second one to exit at once.
