@@ -33,18 +33,17 @@
 mod support;
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sluice::standin::elasticsearch::{BulkSeen, Config, StandIn};
-use support::{own_cpu, LatencyReport, Proc, ALL_PERCENTILES};
-use tokio::runtime::Runtime;
+use sluice::standin::elasticsearch::{BulkSeen, StandIn};
+use support::es::{sources, EsRuntime};
+use support::{apache_file as input_file, own_cpu, LatencyReport, Proc, ALL_PERCENTILES};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-const CORPUS: &str = "../shared/corpus/access/apache/apache_logs";
 const INDEX: &str = "bench";
 const FILTERS: &str = r#"filter {
   grok { match => { "message" => "%{COMBINEDAPACHELOG}" } }
@@ -137,37 +136,6 @@ fn smoke(es: &EsRuntime, start: Instant) {
 // ---------------------------------------------------------------------------------------------
 // The stand-in
 
-/// The stand-in's runtime, apart from the benchmark's threads.
-struct EsRuntime {
-    rt: Runtime,
-}
-
-impl EsRuntime {
-    fn new() -> EsRuntime {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("the stand-in's runtime");
-        EsRuntime { rt }
-    }
-
-    /// A fresh stand-in that keeps only counts.
-    fn start(&self) -> StandIn {
-        let config = Config {
-            store_sources: false,
-            ..Config::default()
-        };
-        self.rt
-            .block_on(StandIn::start(config))
-            .expect("start the stand-in")
-    }
-
-    fn stop(&self, es: StandIn) {
-        self.rt.block_on(es.stop());
-    }
-}
-
 fn es_config(es: &StandIn, filters: &str) -> String {
     format!(
         "input {{ stdin {{}} }}\n{filters}\noutput {{ elasticsearch {{ hosts => [\"{}\"] index => \"{INDEX}\" }} }}",
@@ -223,35 +191,6 @@ fn wait_measured(mut child: Child, started: Instant) -> Usage {
 
 // ---------------------------------------------------------------------------------------------
 // Throughput
-
-/// The input file of `lines` Apache lines, made on first use (same name and content as
-/// `benches/e2e.sh`'s).
-fn input_file(lines: u64) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join(format!("target/e2e/apache-{lines}.log"));
-    if count_lines(&path) == Some(lines) {
-        return path;
-    }
-    let corpus = fs::read(root.join(CORPUS))
-        .unwrap_or_else(|e| panic!("read the corpus {CORPUS} (next to the repository): {e}"));
-    let corpus_lines: Vec<&[u8]> = corpus
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    fs::create_dir_all(path.parent().expect("a parent")).expect("create target/e2e");
-    // Written aside and renamed, so a concurrent run never reads half a file.
-    let partial = path.with_extension(format!("partial.{}", std::process::id()));
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(&partial).expect("create"));
-    support::write_repeated(&mut out, &corpus_lines, lines as usize).expect("write the input file");
-    out.into_inner().expect("flush the input file");
-    fs::rename(&partial, &path).expect("rename the input file");
-    path
-}
-
-fn count_lines(path: &Path) -> Option<u64> {
-    let data = fs::read(path).ok()?;
-    Some(memchr::memchr_iter(b'\n', &data).count() as u64)
-}
 
 #[derive(Clone, Copy)]
 struct Pipeline {
@@ -477,20 +416,6 @@ fn latencies(tap: &mut UnboundedReceiver<BulkSeen>, start: Instant, total: u64) 
         "{missing} of {total} lines never reached the stand-in"
     );
     latencies
-}
-
-/// The source lines of a bulk body: every second line, after its `index` action.
-fn sources(body: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut lines = body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-    std::iter::from_fn(move || {
-        let action = lines.next()?;
-        assert!(
-            action.starts_with(b"{\"index\":"),
-            "not an index action: {}",
-            String::from_utf8_lossy(action)
-        );
-        Some(lines.next().expect("an index action without its source"))
-    })
 }
 
 /// `(SEQ, SENT_NANOS)` from a document's `message`.

@@ -1,6 +1,8 @@
-//! Pieces shared by the end-to-end benches (`latency`, `elasticsearch`, `syslog`), included from
-//! each with `#[path = "support/mod.rs"] mod support;` (a benches subfolder is no bench target).
+//! Pieces shared by the end-to-end benches (`latency`, `elasticsearch`, `syslog`, `kafka`),
+//! included from each with `#[path = "support/mod.rs"] mod support;` (a benches subfolder is no
+//! bench target).
 //!
+//! - [`es`]: the Elasticsearch stand-in on a runtime of its own, and tapped bulk bodies.
 //! - [`spawn_sluice`]: the `sluice` binary under test, quiet, with the pipes a bench asks for.
 //! - [`write_paced`] and [`read_latencies`]: lines `SEQ SENT_NANOS` written at a fixed rate, and
 //!   read back in order with each one's latency; [`parse_seq_sent`] reads one such message.
@@ -9,17 +11,24 @@
 //!   columns such as [`ALL_PERCENTILES`]).
 //! - [`Proc`]: a process's CPU time and state from `/proc/PID/stat` and its peak RSS (`VmHWM`)
 //!   from `/proc/PID/status`; [`own_cpu`] for this process.
-//! - [`write_repeated`]: corpus lines repeated to a given count.
+//! - [`write_repeated`]: corpus lines repeated to a given count; [`apache_file`] the Apache
+//!   corpus repeated to N lines as a file under `target/e2e/`.
 
 // Every bench uses only some of these.
 #![allow(dead_code)]
 
+pub mod es;
+
 use std::fmt::Write as _;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Real Apache access lines, relative to the repository root.
+pub const APACHE_CORPUS: &str = "../shared/corpus/access/apache/apache_logs";
 
 /// How often the paced writer wakes up to write the lines that have come due.
 pub const TICK: Duration = Duration::from_millis(1);
@@ -214,4 +223,41 @@ pub fn write_repeated<L: AsRef<[u8]>>(
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// The lines of the Apache corpus ([`APACHE_CORPUS`]), without their newlines.
+pub fn apache_lines() -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = fs::read(root.join(APACHE_CORPUS)).unwrap_or_else(|e| {
+        panic!("read the corpus {APACHE_CORPUS} (next to the repository): {e}")
+    });
+    corpus
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The file of `lines` Apache lines, the corpus repeated, as `target/e2e/apache-N.log` (the
+/// file `benches/e2e.sh` uses), made on first use.
+pub fn apache_file(lines: u64) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(format!("target/e2e/apache-{lines}.log"));
+    if count_lines(&path) == Some(lines) {
+        return path;
+    }
+    let corpus_lines = apache_lines();
+    fs::create_dir_all(path.parent().expect("a parent")).expect("create target/e2e");
+    // Written aside and renamed, so a concurrent run never reads half a file.
+    let partial = path.with_extension(format!("partial.{}", std::process::id()));
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&partial).expect("create"));
+    write_repeated(&mut out, &corpus_lines, lines as usize).expect("write the input file");
+    out.into_inner().expect("flush the input file");
+    fs::rename(&partial, &path).expect("rename the input file");
+    path
+}
+
+fn count_lines(path: &Path) -> Option<u64> {
+    let data = fs::read(path).ok()?;
+    Some(memchr::memchr_iter(b'\n', &data).count() as u64)
 }
