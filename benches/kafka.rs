@@ -44,12 +44,15 @@
 //! waiting fetch as soon as data arrives; librdkafka's mock cluster does not (a fetch that
 //! finds no data is answered after the whole `MaxWait`), so against the mock a message that
 //! arrives while its broker holds an empty fetch waits for the rest of it: up to 500 ms, about
-//! 250 ms on average, at any rate low enough for fetches to come back empty. That is the mock,
+//! 250 ms on average, at every rate (even at 50,000/s the next fetch goes out right after an
+//! answer, usually before the producer's next batch reaches that broker). That is the mock,
 //! not sluice, so the latency table is printed twice: with the default, and with
 //! `fetch_max_wait_ms => 10` ([`LOW_FETCH_WAIT_MS`]), which approximates a real broker. After
 //! the fetch come the input's poll (`poll_timeout_ms`, 100 ms, only bounds a round that finds
-//! nothing), the batch (`pipeline.batch.size`, sent per partition as a poll round ends), the
-//! filters and the output's bulk request.
+//! nothing; each round's messages go on as batches of one partition each), the worker's batch
+//! (it waits up to `pipeline.batch.delay`, 50 ms, for `pipeline.batch.size`, 125, events: at
+//! low rates this wait dominates once the fetch wait is short), the filters and the output's
+//! bulk request.
 //!
 //! ```text
 //! cargo bench --bench kafka                              # both, 1,000,000 lines; 1k/10k/50k/s
