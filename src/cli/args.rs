@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs a pipeline until its inputs end or SIGINT/SIGTERM stops it.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Parses and validates a pipeline without running it (same as `run -t`).
     Check(CheckArgs),
     /// Runs the bundled sample pipeline over bundled sample log lines.
