@@ -262,6 +262,30 @@ fn produce_sends_built_messages_and_checks_partitions() {
 }
 
 /// The error of loading `text` as `format`, checked to be a `Line` error at `line`.
+#[test]
+fn messages_the_mock_cluster_would_drop_are_an_error_not_a_silent_loss() {
+    let kafka = MockKafka::new().unwrap();
+    kafka.create_topic("small", 1).unwrap();
+    // 8 MiB into one partition: more than the mock keeps.
+    let big = vec![b'x'; 4096];
+    let messages = (0..2048).map(|_| Message::new(big.clone()));
+    match kafka.produce("small", messages) {
+        Err(MockKafkaError::Trimmed {
+            topic,
+            partition,
+            lost,
+        }) => {
+            assert_eq!((topic.as_str(), partition), ("small", 0));
+            assert!(lost > 0);
+        }
+        other => panic!("expected the loss to be reported, got {other:?}"),
+    }
+    // Spread over enough partitions, the same load fits.
+    kafka.create_topic("wide", 8).unwrap();
+    let messages = (0..2048).map(|i| Message::new(big.clone()).with_partition(i % 8));
+    assert_eq!(kafka.produce("wide", messages).unwrap(), 2048);
+}
+
 fn line_error(format: &Format, text: &str, line: usize) -> String {
     let kafka = MockKafka::with_brokers(1).unwrap();
     kafka.create_topic("t", 2).unwrap();

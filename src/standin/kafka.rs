@@ -26,7 +26,7 @@
 //! the thread that made it, and is shut down when dropped.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -100,6 +100,16 @@ pub enum MockKafkaError {
         failed: usize,
         sent: usize,
         first: KafkaError,
+    },
+    #[error(
+        "topic {topic} partition {partition}: the mock cluster dropped its first {lost} \
+         messages (it keeps about 5 MiB or 100,000 messages per partition): give the messages \
+         more partitions (`--topic NAME:PARTITIONS`) or topics"
+    )]
+    Trimmed {
+        topic: String,
+        partition: i32,
+        lost: i64,
     },
     #[error("messages not acknowledged within {}s: {error}", ACK_TIMEOUT.as_secs())]
     Flush { error: KafkaError },
@@ -318,6 +328,7 @@ impl MockKafka {
             topic,
             partitions,
             sent: 0,
+            touched: BTreeSet::new(),
         })
     }
 
@@ -420,6 +431,8 @@ struct Load<'a> {
     topic: &'a str,
     partitions: i32,
     sent: usize,
+    /// The topics messages went to.
+    touched: BTreeSet<String>,
 }
 
 impl Load<'_> {
@@ -443,6 +456,9 @@ impl Load<'_> {
             }
         }
         self.sent += 1;
+        if !self.touched.contains(topic) {
+            self.touched.insert(topic.to_string());
+        }
         Ok(())
     }
 
@@ -485,7 +501,35 @@ impl Load<'_> {
             });
         }
         flushed.map_err(|error| MockKafkaError::Flush { error })?;
+        self.check_nothing_trimmed()?;
         Ok(self.sent)
+    }
+
+    /// The mock cluster keeps only about 5 MiB (or 100,000 messages) per partition and drops
+    /// the oldest beyond that without a word (librdkafka hard-codes it): a partition whose
+    /// first offset is no longer 0 lost messages.
+    fn check_nothing_trimmed(&self) -> Result<(), MockKafkaError> {
+        for topic in &self.touched {
+            let partitions = self.kafka.topics.borrow().get(topic).copied().unwrap_or(0);
+            for partition in 0..partitions {
+                let (low, _) = self
+                    .producer
+                    .client()
+                    .fetch_watermarks(topic, partition, ACK_TIMEOUT)
+                    .map_err(|e| MockKafkaError::Metadata {
+                        topic: topic.clone(),
+                        why: e.to_string(),
+                    })?;
+                if low > 0 {
+                    return Err(MockKafkaError::Trimmed {
+                        topic: topic.clone(),
+                        partition,
+                        lost: low,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
 
