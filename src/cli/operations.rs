@@ -36,8 +36,8 @@ impl Drop for Operations {
     }
 }
 
-/// Starts what `settings` asks for around the pipeline whose stats are `stats`. A node API
-/// that cannot bind any port is logged, not fatal: the pipeline matters more than its window.
+/// Starts what `settings` asks for around the pipeline whose stats are `stats`. A reporter or
+/// node API that cannot start is logged, not fatal: the pipeline matters more than its window.
 pub fn start(settings: &Settings, stats: Arc<PipelineStats>) -> anyhow::Result<Operations> {
     let reporter = match StatsdConfig::from_settings(&settings.metrics.statsd) {
         Some(config) => {
@@ -47,7 +47,14 @@ pub fn start(settings: &Settings, stats: Arc<PipelineStats>) -> anyhow::Result<O
                 prefix = %config.prefix,
                 "sending metrics to statsd"
             );
-            Some(Reporter::start(config, stats.clone())?)
+            // A statsd host that does not resolve must not keep the worker from running.
+            match Reporter::start(config, stats.clone()) {
+                Ok(reporter) => Some(reporter),
+                Err(e) => {
+                    tracing::error!(error = %e, "metrics are not sent");
+                    None
+                }
+            }
         }
         None => None,
     };
