@@ -31,7 +31,7 @@ pub mod offsets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
@@ -328,6 +328,7 @@ impl Kafka {
             events: Vec::with_capacity(ctx.batch_size()),
             partition: None,
             now: ctx.now(),
+            block: BytesMut::new(),
         };
         while !ctx.shutdown().is_requested() {
             round.now = ctx.now();
@@ -372,7 +373,13 @@ struct Round<'a> {
     /// The partition of `events`, and the offset of its last message taken.
     partition: Option<(Partition, i64)>,
     now: Timestamp,
+    /// Where payloads are copied to ([`Round::copy`]).
+    block: BytesMut,
 }
+
+/// The size of the blocks payloads are copied into. Events keep their block alive, so it stays
+/// small next to a batch's worth of messages.
+const PAYLOAD_BLOCK: usize = 64 * 1024;
 
 impl Round<'_> {
     /// Decodes `message` into the batch of its partition (sending the batch of another).
@@ -388,7 +395,7 @@ impl Round<'_> {
         }
         let start = self.events.len();
         if let Some(payload) = message.payload() {
-            let chunk = Bytes::copy_from_slice(payload);
+            let chunk = self.copy(payload);
             self.decoder.decode(chunk, self.now, &mut self.events);
             self.decoder.flush(self.now, &mut self.events);
         }
@@ -404,6 +411,16 @@ impl Round<'_> {
             self.send()?;
         }
         Ok(())
+    }
+
+    /// `payload` copied out of librdkafka's buffer into a block shared with the next messages:
+    /// one allocation per [`PAYLOAD_BLOCK`] of payloads instead of one per message.
+    fn copy(&mut self, payload: &[u8]) -> Bytes {
+        if self.block.capacity() - self.block.len() < payload.len() {
+            self.block = BytesMut::with_capacity(PAYLOAD_BLOCK.max(payload.len()));
+        }
+        self.block.extend_from_slice(payload);
+        self.block.split().freeze()
     }
 
     /// Sends the batch being filled, with its token (even without events: its offsets count).
