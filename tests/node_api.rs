@@ -3,12 +3,15 @@
 //! the port is taken; `/health` turning 503 while the Elasticsearch stand-in refuses every
 //! request and back to 200 when it accepts again.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::http_get as get;
 use serde_json::Value;
 use sluice::standin::elasticsearch::{Config, RequestFault, StandIn, Times};
 
@@ -85,24 +88,6 @@ impl Worker {
     }
 }
 
-/// A plain HTTP/1.1 GET: status and body.
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
 /// A stand-in on a runtime of its own.
 struct Es {
     standin: StandIn,
@@ -151,8 +136,13 @@ fn every_endpoint_answers_in_its_shape_with_the_pipelines_figures() {
     assert_eq!(outputs[0]["id"], "es");
     assert_eq!(outputs[0]["events"]["in"], 4);
     assert_eq!(outputs[0]["events"]["out"], 4);
-    assert!(main["plugins"]["inputs"].is_array());
-    assert!(main["plugins"]["filters"].is_array());
+    assert_eq!(main["plugins"]["inputs"][0]["id"], "in", "{stats:#}");
+    let filters = main["plugins"]["filters"].as_array().unwrap();
+    assert_eq!(filters.len(), 1, "{stats:#}");
+    assert_eq!(filters[0]["id"], "parse");
+    assert_eq!(filters[0]["name"], "grok");
+    assert_eq!(filters[0]["events"]["in"], 4, "{stats:#}");
+    assert_eq!(filters[0]["events"]["out"], 4, "{stats:#}");
     assert_eq!(main["queue"]["type"], "memory");
     assert_eq!(main["queue"]["events_count"], 0);
     assert_eq!(main["queue"]["input"]["capacity_in_batches"], 2);

@@ -3,6 +3,8 @@
 //! tag and a tag whose tests fail refused, a repository that vanishes, a start with no usable
 //! release, and credentials kept out of what the process prints.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -231,6 +233,16 @@ impl Drop for Worker {
     }
 }
 
+/// Where the node API of a worker whose log is `log` listens.
+fn node_api_address(log: &str) -> std::net::SocketAddr {
+    let at = log
+        .find("node API listening on http://")
+        .expect("the API's address is logged");
+    let rest = &log[at + "node API listening on http://".len()..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    rest[..end].trim_end_matches('/').parse().unwrap()
+}
+
 /// `sluice run` to completion with no stdin; (status, stderr).
 fn run_to_end(args: &[&str]) -> (ExitStatus, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -338,6 +350,20 @@ fn releases_switch_in_version_order_refusing_broken_ones_and_surviving_a_lost_re
     worker.feed_until("release-10's filters", |w| {
         w.last_mark().as_deref() == Some("10")
     });
+
+    // The node API names the release and counts the reloads and refusals.
+    let api = node_api_address(&worker.log());
+    let (status, root) = common::http_get(api, "/");
+    assert_eq!(status, 200);
+    let root: serde_json::Value = serde_json::from_str(&root).unwrap();
+    assert_eq!(root["release"], "release-10", "{root}");
+    let (_, stats) = common::http_get(api, "/_node/stats");
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    let reloads = &stats["pipelines"]["main"]["reloads"];
+    assert_eq!(reloads["successes"], 2, "{stats}");
+    assert_eq!(reloads["failures"], 2, "{stats}");
+    let last_error = reloads["last_error"]["message"].as_str().unwrap();
+    assert!(last_error.contains("release-4"), "{stats}");
 
     // The repository vanishes: the failed fetch is logged, release-10 keeps running.
     std::fs::remove_dir_all(&repo.dir).unwrap();

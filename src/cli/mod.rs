@@ -185,6 +185,7 @@ fn start_reloader(
         .reload
         .interval
         .map_or(releases::DEFAULT_RELOAD_INTERVAL, |d| d.0);
+    reloading.status.report_to(pipeline.stats());
     let reloader = releases::Reloader {
         releases: reloading.releases,
         local: reloading.local,

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-pub use stats::{OutputStats, PartitionLagReading, PipelineStats};
+pub use stats::{Latencies, OutputStats, PartitionLagReading, PipelineStats, PluginNames, Reloads};
 
 use worker::FilterSlot;
 
@@ -175,12 +175,15 @@ where
 #[derive(Clone)]
 pub struct FilterSwitch {
     slot: Arc<FilterSlot>,
+    stats: Arc<PipelineStats>,
 }
 
 impl FilterSwitch {
     /// Every batch a worker starts from now on goes through `graph`; batches already being
     /// filtered finish with the old graph. Returns how many replacements there have been.
-    pub fn replace(&self, graph: FilterGraph) -> u64 {
+    pub fn replace(&self, mut graph: FilterGraph) -> u64 {
+        // Counted like the filters it replaces: a plugin's counts carry on by its id.
+        self.stats.observe_filters(&mut graph);
         self.slot.replace(graph)
     }
 
@@ -220,7 +223,9 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(mut plan: Plan, mut settings: PipelineSettings) -> Pipeline {
-        let filters = Arc::new(FilterSlot::new(std::mem::take(&mut plan.filters)));
+        let mut graph = std::mem::take(&mut plan.filters);
+        let filter_stats = graph.instrument(None);
+        let filters = Arc::new(FilterSlot::new(graph));
         settings.workers = settings.workers.max(1);
         settings.batch_size = settings.batch_size.max(1);
         let (input_tx, input_rx) = async_channel::bounded(settings.input_queue_capacity());
@@ -246,6 +251,8 @@ impl Pipeline {
             output_queues.iter().map(|(_, rx)| rx.clone()).collect(),
             lag_sources,
         );
+        stats.describe_plugins(&plan);
+        stats.attach_filters(filter_stats);
         Pipeline {
             plan,
             filters,
@@ -270,6 +277,7 @@ impl Pipeline {
     pub fn filter_switch(&self) -> FilterSwitch {
         FilterSwitch {
             slot: self.filters.clone(),
+            stats: self.stats.clone(),
         }
     }
 

@@ -199,6 +199,8 @@ pub struct ReloadStatus {
     successes: AtomicU64,
     failures: AtomicU64,
     state: Mutex<StatusState>,
+    /// The running pipeline's stats, which metrics and the node API read reloads from.
+    reported_to: std::sync::OnceLock<Arc<crate::pipeline::PipelineStats>>,
 }
 
 #[derive(Default)]
@@ -250,13 +252,34 @@ impl ReloadStatus {
         self.lock().release.clone()
     }
 
+    /// From now on, reloads are also counted in `stats` (`reload.success` / `reload.failure`,
+    /// the release `GET /` shows, the last error `/_node/stats` shows).
+    pub fn report_to(&self, stats: Arc<crate::pipeline::PipelineStats>) {
+        if let Some(release) = self.release() {
+            stats.reloads().set_release(&release.name);
+        }
+        let _ = self.reported_to.set(stats);
+    }
+
     pub fn success(&self) {
         self.successes.fetch_add(1, Ordering::Relaxed);
-        self.lock().last_success = Some(SystemTime::now());
+        let release = {
+            let mut state = self.lock();
+            state.last_success = Some(SystemTime::now());
+            state.release.as_ref().map(|r| r.name.clone())
+        };
+        if let Some(stats) = self.reported_to.get() {
+            stats
+                .reloads()
+                .succeeded(release.as_deref().unwrap_or("local"));
+        }
     }
 
     pub fn failure(&self, message: String) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(stats) = self.reported_to.get() {
+            stats.reloads().failed(&message);
+        }
         self.lock().last_error = Some(ReloadFailure {
             message,
             at: SystemTime::now(),
