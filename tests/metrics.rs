@@ -30,7 +30,7 @@ const ROUNDS: usize = 50;
 
 fn config(es_url: &str) -> String {
     format!(
-        r#"input {{ generator {{ lines => ["ok 1", "bad line"] count => {ROUNDS} }} }}
+        r#"input {{ generator {{ id => "gen" lines => ["ok 1", "bad line"] count => {ROUNDS} }} }}
            filter {{ grok {{ id => "parse" match => {{ "message" => "^ok %{{NUMBER:n}}$" }} }} }}
            output {{ elasticsearch {{ id => "es" hosts => ["{es_url}"] index => "logs" }} }}"#
     )
@@ -203,6 +203,8 @@ fn tagged_metrics_reach_a_udp_listener_with_their_types_and_values() {
         counter_sum(&only("sluice.events.out", &["pipeline:main"])),
         events
     );
+    let input = ["pipeline:main", "plugin:gen"];
+    assert_eq!(counter_sum(&only("sluice.events.out", &input)), events);
     let grok = ["pipeline:main", "plugin:parse"];
     assert_eq!(counter_sum(&only("sluice.events.in", &grok)), events);
     assert_eq!(counter_sum(&only("sluice.events.out", &grok)), events);

@@ -137,6 +137,10 @@ fn every_endpoint_answers_in_its_shape_with_the_pipelines_figures() {
     assert_eq!(outputs[0]["events"]["in"], 4);
     assert_eq!(outputs[0]["events"]["out"], 4);
     assert_eq!(main["plugins"]["inputs"][0]["id"], "in", "{stats:#}");
+    assert_eq!(
+        main["plugins"]["inputs"][0]["events"]["out"], 4,
+        "{stats:#}"
+    );
     let filters = main["plugins"]["filters"].as_array().unwrap();
     assert_eq!(filters.len(), 1, "{stats:#}");
     assert_eq!(filters[0]["id"], "parse");

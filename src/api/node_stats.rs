@@ -3,7 +3,7 @@
 //! ```json
 //! { "pipelines": { "main": {
 //!     "events": { "in", "filtered", "out", "duration_in_millis" },
-//!     "plugins": { "inputs": [{ "id", "name" }],
+//!     "plugins": { "inputs": [{ "id", "name", "events": { "out" } }],
 //!                  "filters": [{ "id", "name", "events": { "in", "out", "duration_in_millis" } }],
 //!                  "outputs": [{ "id", "name", "events": { "in", "out" } }] },
 //!     "queue": { "type": "memory", "events_count", "input": {..}, "outputs": [..] },
@@ -31,7 +31,7 @@ pub fn render(s: &Snapshot) -> Value {
     let inputs: Vec<Value> = s
         .inputs
         .iter()
-        .map(|i| json!({ "id": i.id, "name": i.name }))
+        .map(|i| json!({ "id": i.id, "name": i.name, "events": { "out": i.events_out } }))
         .collect();
     let filters: Vec<Value> = s
         .filters

@@ -21,7 +21,7 @@ pub mod syslog;
 pub mod tcp;
 pub mod udp;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::options::OneOrMany;
@@ -111,6 +111,8 @@ pub struct InputContext {
     decoration: Arc<Decoration>,
     batch_size: usize,
     shutdown: Shutdown,
+    /// Where the events sent are counted (the input's `events.out`), once per batch.
+    sent: Option<Arc<AtomicU64>>,
 }
 
 impl InputContext {
@@ -121,6 +123,7 @@ impl InputContext {
             decoration: Arc::new(Decoration::default()),
             batch_size: DEFAULT_BATCH_SIZE,
             shutdown: Shutdown::new(),
+            sent: None,
         }
     }
 
@@ -136,6 +139,12 @@ impl InputContext {
 
     pub fn with_shutdown(mut self, shutdown: Shutdown) -> InputContext {
         self.shutdown = shutdown;
+        self
+    }
+
+    /// Counts the events sent in `counter`.
+    pub fn with_sent_counter(mut self, counter: Arc<AtomicU64>) -> InputContext {
+        self.sent = Some(counter);
         self
     }
 
@@ -174,15 +183,30 @@ impl InputContext {
     /// Sends a batch whose events the input already passed through [`InputContext::decorate`]
     /// (inputs that add fields of their own after decoration, as Logstash's do).
     pub async fn forward(&self, batch: Batch) -> Result<(), InputError> {
-        self.sender.send(batch).await.map_err(|e| undelivered(e.0))
+        let events = batch.len();
+        self.sender
+            .send(batch)
+            .await
+            .map_err(|e| undelivered(e.0))?;
+        self.count_sent(events);
+        Ok(())
     }
 
     /// [`InputContext::forward`] for inputs that read on a thread of their own; blocks the
     /// thread while the queue is full. Never call it from an async task.
     pub fn forward_blocking(&self, batch: Batch) -> Result<(), InputError> {
+        let events = batch.len();
         self.sender
             .send_blocking(batch)
-            .map_err(|e| undelivered(e.0))
+            .map_err(|e| undelivered(e.0))?;
+        self.count_sent(events);
+        Ok(())
+    }
+
+    fn count_sent(&self, events: usize) {
+        if let Some(sent) = &self.sent {
+            sent.fetch_add(events as u64, Ordering::Relaxed);
+        }
     }
 }
 

@@ -48,6 +48,9 @@ pub fn series(snapshot: &Snapshot) -> Vec<Series> {
     counter("events.in", pipeline(), snapshot.events_in);
     counter("events.filtered", pipeline(), snapshot.events_filtered);
     counter("events.out", pipeline(), snapshot.events_out);
+    for i in &snapshot.inputs {
+        counter("events.out", plugin(&i.id), i.events_out);
+    }
     for f in &snapshot.filters {
         counter("events.in", plugin(&f.id), f.events_in);
         counter("events.out", plugin(&f.id), f.events_out);

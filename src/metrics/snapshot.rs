@@ -41,6 +41,8 @@ pub struct Snapshot {
 pub struct InputFigures {
     pub id: String,
     pub name: String,
+    /// Events the input sent into the pipeline.
+    pub events_out: u64,
 }
 
 /// One filter plugin.
@@ -119,7 +121,11 @@ impl Snapshot {
             inputs: names
                 .inputs
                 .into_iter()
-                .map(|(id, name)| InputFigures { id, name })
+                .map(|(id, name)| InputFigures {
+                    events_out: stats.input_events(&id),
+                    id,
+                    name,
+                })
                 .collect(),
             filters: filter_figures(stats),
             outputs: output_figures(stats, &names.outputs),

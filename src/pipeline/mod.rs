@@ -375,7 +375,8 @@ impl Pipeline {
             let ctx = InputContext::new(input_tx.clone())
                 .with_decoration(input.decoration)
                 .with_batch_size(settings.batch_size)
-                .with_shutdown(stop.clone());
+                .with_shutdown(stop.clone())
+                .with_sent_counter(stats.input_counter(&input.id));
             let id = input.id;
             let plugin = input.input;
             running.spawn(async move { (id, plugin.run(ctx).await) });

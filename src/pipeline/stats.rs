@@ -45,6 +45,8 @@ pub struct PipelineStats {
     latency: Latencies,
     filters: Mutex<Option<Arc<FilterStats>>>,
     plugins: Mutex<PluginNames>,
+    /// Events each input sent, by input id (counted once per batch by its context).
+    input_events: Mutex<std::collections::BTreeMap<String, Arc<AtomicU64>>>,
     reloads: Reloads,
     started: Instant,
 }
@@ -265,6 +267,7 @@ impl PipelineStats {
             latency: Latencies::default(),
             filters: Mutex::new(None),
             plugins: Mutex::new(PluginNames::default()),
+            input_events: Mutex::default(),
             reloads: Reloads::default(),
             started: Instant::now(),
         }
@@ -281,6 +284,24 @@ impl PipelineStats {
     /// for a caller that instruments a plan before the pipeline (and these stats) exist.
     pub fn attach_filters(&self, filters: Arc<FilterStats>) {
         *self.filters.lock().unwrap_or_else(PoisonError::into_inner) = Some(filters);
+    }
+
+    /// The counter of events input `id` sent, for its [`crate::inputs::InputContext`].
+    pub fn input_counter(&self, id: &str) -> Arc<AtomicU64> {
+        let mut counters = self
+            .input_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        counters.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Events input `id` sent into the pipeline.
+    pub fn input_events(&self, id: &str) -> u64 {
+        let counters = self
+            .input_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        counters.get(id).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Records the ids and names of `plan`'s inputs and outputs.
