@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use sluice::standin::elasticsearch::{BulkSeen, StandIn};
 use support::es::{sources, EsRuntime};
-use support::{apache_file as input_file, own_cpu, LatencyReport, Proc, ALL_PERCENTILES};
+use support::{apache_file as input_file, own_cpu, Args, LatencyReport, Proc, ALL_PERCENTILES};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const INDEX: &str = "bench";
@@ -57,7 +57,11 @@ const RSS_EVERY: u32 = 10;
 const DEADLINE: Duration = Duration::from_secs(600);
 
 fn main() {
-    let args = Args::parse(std::env::args().skip(1));
+    let args = Args::parse(
+        "elasticsearch",
+        std::env::args().skip(1),
+        &[1_000, 10_000, 100_000],
+    );
     let es = EsRuntime::new();
     let start = Instant::now();
     if !args.bench {
@@ -69,58 +73,6 @@ fn main() {
     }
     if args.latency {
         latency(&es, start, &args.rates);
-    }
-}
-
-/// The command line: `[--bench] [throughput] [latency] [--lines N] [--repeats R] [RATE...]`.
-struct Args {
-    bench: bool,
-    throughput: bool,
-    latency: bool,
-    lines: u64,
-    repeats: usize,
-    rates: Vec<u64>,
-}
-
-impl Args {
-    fn parse(args: impl Iterator<Item = String>) -> Args {
-        let mut parsed = Args {
-            bench: false,
-            throughput: false,
-            latency: false,
-            lines: 1_000_000,
-            repeats: 3,
-            rates: Vec::new(),
-        };
-        let mut args = args.peekable();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--bench" => parsed.bench = true,
-                "throughput" => parsed.throughput = true,
-                "latency" => parsed.latency = true,
-                "--lines" => {
-                    let n = args.next().and_then(|n| n.parse().ok());
-                    parsed.lines = n.expect("--lines takes a number of lines");
-                }
-                "--repeats" => {
-                    let n = args.next().and_then(|n| n.parse().ok());
-                    parsed.repeats = n.filter(|&n| n > 0).expect("--repeats takes a count");
-                }
-                other => match other.parse() {
-                    Ok(rate) => parsed.rates.push(rate),
-                    // cargo may pass flags of its own (e.g. filters); they mean nothing here.
-                    Err(_) => eprintln!("elasticsearch bench: ignoring argument {other:?}"),
-                },
-            }
-        }
-        if !parsed.throughput && !parsed.latency {
-            parsed.throughput = true;
-            parsed.latency = true;
-        }
-        if parsed.rates.is_empty() {
-            parsed.rates = vec![1_000, 10_000, 100_000];
-        }
-        parsed
     }
 }
 

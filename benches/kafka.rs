@@ -78,7 +78,7 @@ use sluice::codecs::flume::write_event;
 use sluice::standin::elasticsearch::{BulkSeen, StandIn};
 use sluice::standin::kafka::{Message, MockKafka};
 use support::es::{bulk_items, sources, EsRuntime};
-use support::{own_cpu, LatencyReport, Proc, ALL_PERCENTILES};
+use support::{own_cpu, Args, LatencyReport, Proc, ALL_PERCENTILES};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const INDEX: &str = "bench";
@@ -112,7 +112,7 @@ const EVENTS_PER_TOPIC: u64 = 40_000;
 const TICK: Duration = Duration::from_millis(1);
 
 fn main() {
-    let args = Args::parse(std::env::args().skip(1));
+    let args = Args::parse("kafka", std::env::args().skip(1), &[1_000, 10_000, 50_000]);
     let es = EsRuntime::new();
     let kafka = MockKafka::new().expect("start the mock Kafka cluster");
     let clock = Instant::now();
@@ -125,58 +125,6 @@ fn main() {
     }
     if args.latency {
         latency(&es, &kafka, clock, &args.rates);
-    }
-}
-
-/// The command line: `[--bench] [throughput] [latency] [--lines N] [--repeats R] [RATE...]`.
-struct Args {
-    bench: bool,
-    throughput: bool,
-    latency: bool,
-    lines: u64,
-    repeats: usize,
-    rates: Vec<u64>,
-}
-
-impl Args {
-    fn parse(args: impl Iterator<Item = String>) -> Args {
-        let mut parsed = Args {
-            bench: false,
-            throughput: false,
-            latency: false,
-            lines: 1_000_000,
-            repeats: 3,
-            rates: Vec::new(),
-        };
-        let mut args = args.peekable();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--bench" => parsed.bench = true,
-                "throughput" => parsed.throughput = true,
-                "latency" => parsed.latency = true,
-                "--lines" => {
-                    let n = args.next().and_then(|n| n.parse().ok());
-                    parsed.lines = n.filter(|&n| n > 0).expect("--lines takes a number");
-                }
-                "--repeats" => {
-                    let n = args.next().and_then(|n| n.parse().ok());
-                    parsed.repeats = n.filter(|&n| n > 0).expect("--repeats takes a count");
-                }
-                other => match other.parse() {
-                    Ok(rate) if rate > 0 => parsed.rates.push(rate),
-                    // cargo may pass flags of its own (e.g. filters); they mean nothing here.
-                    _ => eprintln!("kafka bench: ignoring argument {other:?}"),
-                },
-            }
-        }
-        if !parsed.throughput && !parsed.latency {
-            parsed.throughput = true;
-            parsed.latency = true;
-        }
-        if parsed.rates.is_empty() {
-            parsed.rates = vec![1_000, 10_000, 50_000];
-        }
-        parsed
     }
 }
 

@@ -12,11 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{no_env, plan_of};
+use common::{es, no_env, plan_of};
 use sluice::metrics::reporter::default_tags;
 use sluice::metrics::{Reporter, StatsdConfig};
 use sluice::pipeline::{Pipeline, PipelineSettings, PipelineStats};
-use sluice::standin::elasticsearch::{Config, StandIn};
 
 /// Grok and Elasticsearch counters are process-wide: one pipeline at a time in this binary.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -34,25 +33,6 @@ fn config(es_url: &str) -> String {
            filter {{ grok {{ id => "parse" match => {{ "message" => "^ok %{{NUMBER:n}}$" }} }} }}
            output {{ elasticsearch {{ id => "es" hosts => ["{es_url}"] index => "logs" }} }}"#
     )
-}
-
-/// A stand-in on a runtime of its own, so the pipeline (which runs its own) can talk to it.
-struct Es {
-    standin: StandIn,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn es() -> Es {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let standin = runtime.block_on(StandIn::start(Config::default())).unwrap();
-    Es {
-        standin,
-        _runtime: runtime,
-    }
 }
 
 fn statsd_config(port: u16, tags: bool) -> StatsdConfig {

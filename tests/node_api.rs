@@ -11,9 +11,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::es;
 use common::http_get as get;
 use serde_json::Value;
-use sluice::standin::elasticsearch::{Config, RequestFault, StandIn, Times};
+use sluice::standin::elasticsearch::{RequestFault, Times};
 
 /// `sluice run` reading stdin, killed on drop.
 struct Worker {
@@ -85,25 +86,6 @@ impl Worker {
             assert!(Instant::now() < deadline, "never {what}: {stats:#}");
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-/// A stand-in on a runtime of its own.
-struct Es {
-    standin: StandIn,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn es() -> Es {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let standin = runtime.block_on(StandIn::start(Config::default())).unwrap();
-    Es {
-        standin,
-        _runtime: runtime,
     }
 }
 

@@ -261,3 +261,59 @@ fn count_lines(path: &Path) -> Option<u64> {
     let data = fs::read(path).ok()?;
     Some(memchr::memchr_iter(b'\n', &data).count() as u64)
 }
+
+/// The command line of the end-to-end harnesses:
+/// `[--bench] [throughput] [latency] [--lines N] [--repeats R] [RATE...]`.
+pub struct Args {
+    /// Run by `cargo bench` (else: `cargo test --benches`, a smoke run).
+    pub bench: bool,
+    pub throughput: bool,
+    pub latency: bool,
+    pub lines: u64,
+    pub repeats: usize,
+    pub rates: Vec<u64>,
+}
+
+impl Args {
+    /// Parses the arguments of bench `name`; without `throughput` or `latency` both run, and
+    /// without rates `default_rates` are measured.
+    pub fn parse(name: &str, args: impl Iterator<Item = String>, default_rates: &[u64]) -> Args {
+        let mut parsed = Args {
+            bench: false,
+            throughput: false,
+            latency: false,
+            lines: 1_000_000,
+            repeats: 3,
+            rates: Vec::new(),
+        };
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => parsed.bench = true,
+                "throughput" => parsed.throughput = true,
+                "latency" => parsed.latency = true,
+                "--lines" => {
+                    let n = args.next().and_then(|n| n.parse().ok());
+                    parsed.lines = n.filter(|&n| n > 0).expect("--lines takes a number");
+                }
+                "--repeats" => {
+                    let n = args.next().and_then(|n| n.parse().ok());
+                    parsed.repeats = n.filter(|&n| n > 0).expect("--repeats takes a count");
+                }
+                other => match other.parse() {
+                    Ok(rate) if rate > 0 => parsed.rates.push(rate),
+                    // cargo may pass flags of its own (e.g. filters); they mean nothing here.
+                    _ => eprintln!("{name} bench: ignoring argument {other:?}"),
+                },
+            }
+        }
+        if !parsed.throughput && !parsed.latency {
+            parsed.throughput = true;
+            parsed.latency = true;
+        }
+        if parsed.rates.is_empty() {
+            parsed.rates = default_rates.to_vec();
+        }
+        parsed
+    }
+}

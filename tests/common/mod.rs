@@ -130,3 +130,29 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, body.to_string())
 }
+
+/// The Elasticsearch stand-in on a runtime of its own, so a pipeline (which runs its own, or a
+/// child process) can talk to it.
+#[allow(dead_code)]
+pub struct Es {
+    pub standin: sluice::standin::elasticsearch::StandIn,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// A default stand-in, started.
+#[allow(dead_code)]
+pub fn es() -> Es {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = sluice::standin::elasticsearch::Config::default();
+    let standin = runtime
+        .block_on(sluice::standin::elasticsearch::StandIn::start(config))
+        .unwrap();
+    Es {
+        standin,
+        _runtime: runtime,
+    }
+}
