@@ -146,11 +146,12 @@ fn run_plan(plan: Plan, settings: &Settings) -> anyhow::Result<()> {
     run_plan_with(plan, settings, None)
 }
 
-/// [`run_plan`], reloading the filters while it runs when `reloading` is given.
+/// [`run_plan`], reloading while it runs when `reloading` is given: filters are switched in
+/// place; a change of inputs or outputs restarts the pipeline (drained first) with its new plan.
 fn run_plan_with(
-    plan: Plan,
+    mut plan: Plan,
     settings: &Settings,
-    reloading: Option<Reloading>,
+    mut reloading: Option<Reloading>,
 ) -> anyhow::Result<()> {
     let pipeline_settings = settings.pipeline_settings();
     tracing::info!(
@@ -159,13 +160,30 @@ fn run_plan_with(
         batch_delay_ms = pipeline_settings.batch_delay.as_millis() as u64,
         "starting pipeline"
     );
-    let pipeline = pipeline::Pipeline::new(plan, pipeline_settings);
-    let _operations = operations::start(settings, pipeline.stats())?;
-    let _reloader = match reloading {
-        Some(reloading) => Some(start_reloader(reloading, settings, &pipeline)?),
-        None => None,
-    };
-    pipeline.run()?;
+    let restart = releases::Restart::default();
+    let mut reloader: Option<releases::ReloaderHandle> = None;
+    loop {
+        let pipeline = pipeline::Pipeline::new(plan, pipeline_settings.clone());
+        let _operations = operations::start(settings, pipeline.stats())?;
+        match (&reloader, reloading.take()) {
+            (Some(handle), _) => handle.attach(pipeline.filter_switch(), pipeline.stats()),
+            (None, Some(reloading)) => {
+                reloader = Some(start_reloader(reloading, settings, &pipeline, &restart)?);
+            }
+            (None, None) => {}
+        }
+        let asked = restart.clone();
+        pipeline.run_or_until(async move { asked.requested().await })?;
+        match restart.take() {
+            Some(next) => {
+                tracing::info!(
+                    "pipeline drained; starting it again with its new inputs and outputs"
+                );
+                plan = next;
+            }
+            None => break,
+        }
+    }
     tracing::info!("pipeline finished");
     Ok(())
 }
@@ -175,6 +193,7 @@ fn start_reloader(
     reloading: Reloading,
     settings: &Settings,
     pipeline: &pipeline::Pipeline,
+    restart: &releases::Restart,
 ) -> anyhow::Result<releases::ReloaderHandle> {
     let automatic = settings.config.reload.automatic == Some(true);
     if automatic && settings.config.string.is_some() {
@@ -192,6 +211,7 @@ fn start_reloader(
         watch_interval: (automatic && settings.config.string.is_none()).then_some(interval),
         switch: pipeline.filter_switch(),
         status: reloading.status,
+        restart: restart.clone(),
     };
     let handle = reloader.spawn()?;
     handle.reload_on_sighup()?;

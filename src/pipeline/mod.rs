@@ -291,6 +291,19 @@ impl Pipeline {
         self.run_until(first_signal())
     }
 
+    /// [`Pipeline::run`], also stopping (and draining) when `stop` resolves.
+    pub fn run_or_until<F>(self, stop: F) -> Result<(), PipelineError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        self.run_until(async move {
+            tokio::select! {
+                () = first_signal() => {}
+                () = stop => {}
+            }
+        })
+    }
+
     /// Runs until the inputs end or `shutdown` resolves, on a runtime of its own. Must not be
     /// called from inside an async runtime (use [`Pipeline::drive`] there).
     pub fn run_until<F>(self, shutdown: F) -> Result<(), PipelineError>

@@ -1,11 +1,11 @@
 //! The worker's own config files, reloaded while it runs ([`LocalConfig`]): on SIGHUP, and
 //! every `config.reload.interval` with `-r`.
 //!
-//! A reload re-reads and parses the files. Only the filter sections can be swapped into the
-//! running pipeline; when the input or output sections changed (their text, comments
-//! included), the reload is refused and the process must be restarted to apply them: sluice
-//! does not restart inputs and outputs in place yet. With `filters.repo`, the filters come from
-//! the releases, so a local change can only be refused or have nothing to apply.
+//! A reload re-reads and parses the files. A change of the filter sections only is swapped into
+//! the running pipeline; when the input or output sections changed (their text, comments
+//! included), the whole new plan is built and the pipeline is restarted with it (drained, then
+//! started again), as Logstash does. With `filters.repo`, the filters come from the releases:
+//! a change of inputs or outputs is refused (restart the process to apply it).
 
 use crate::cli::load::{parse_with_defaults, read_sources, ConfigError};
 use crate::config::ast::{Config, SectionKind};
@@ -28,6 +28,8 @@ pub struct LocalConfig {
     /// The text of the running input and output sections, and of the filter sections.
     running_io: String,
     running_filters: String,
+    /// Whether the running pipeline reads stdin, which a restart would lose lines of.
+    running_stdin: bool,
 }
 
 /// What a reload check found.
@@ -36,6 +38,8 @@ pub enum LocalChange {
     Unchanged,
     /// New filters that built: to be switched in.
     Filters(FilterGraph),
+    /// New inputs or outputs: the whole plan, built, to restart the pipeline with.
+    Restart(Plan),
     /// A change that cannot be applied, with why (rendered diagnostics for config errors).
     Refused(String),
 }
@@ -55,6 +59,7 @@ impl LocalConfig {
         let plan = plan::build_with(&ast, &process_env, build.clone())
             .map_err(|d| ConfigError::Invalid(d.render(&sources)))?;
         let local = LocalConfig {
+            running_stdin: reads_stdin(&plan),
             running_io: section_text(&ast, &sources, |k| k != SectionKind::Filter),
             running_filters: section_text(&ast, &sources, |k| k == SectionKind::Filter),
             source,
@@ -85,14 +90,29 @@ impl LocalConfig {
             Ok(ast) => ast,
             Err(e) => return LocalChange::Refused(e.to_string()),
         };
-        if section_text(&ast, &sources, |k| k != SectionKind::Filter) != self.running_io {
-            return LocalChange::Refused(
-                "the input or output sections changed: sluice does not restart inputs and \
-                 outputs yet; restart the process to apply them"
-                    .to_string(),
-            );
-        }
+        let io = section_text(&ast, &sources, |k| k != SectionKind::Filter);
         let filters = section_text(&ast, &sources, |k| k == SectionKind::Filter);
+        if io != self.running_io {
+            if self.filters_from_repo {
+                return LocalChange::Refused(
+                    "the input or output sections changed: with filters.repo, restart the \
+                     process to apply them"
+                        .to_string(),
+                );
+            }
+            return match plan::build_with(&ast, &process_env, self.build.clone()) {
+                Ok(plan) if self.running_stdin || reads_stdin(&plan) => LocalChange::Refused(
+                    "the input or output sections changed, but a pipeline reading stdin \
+                     cannot be restarted (as in Logstash): restart the process to apply them"
+                        .to_string(),
+                ),
+                Ok(plan) => {
+                    (self.running_io, self.running_filters) = (io, filters);
+                    LocalChange::Restart(plan)
+                }
+                Err(d) => LocalChange::Refused(d.render(&sources)),
+            };
+        }
         if filters == self.running_filters {
             return LocalChange::Unchanged;
         }
@@ -133,6 +153,12 @@ fn parse_checked(
         }
     }
     Ok(ast)
+}
+
+/// Whether `plan` reads stdin: its reader cannot be stopped and started again without losing
+/// what it had read ahead.
+fn reads_stdin(plan: &Plan) -> bool {
+    plan.inputs.iter().any(|i| i.name == "stdin")
 }
 
 /// The text of the sections whose kind `keep` accepts, one after another.
@@ -184,18 +210,45 @@ mod tests {
     }
 
     #[test]
-    fn an_output_change_is_refused() {
+    fn an_output_change_restarts_and_a_broken_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "");
         let mut local = load(dir.path(), false).unwrap();
+        let conf = dir.path().join("main.conf");
         std::fs::write(
-            dir.path().join("main.conf"),
-            "input { generator { count => 1 } }\noutput { stdout {} }\nfilter { }\n",
+            &conf,
+            "input { generator { count => 1 } }\noutput { stdout {} }\n",
         )
         .unwrap();
         match local.check(false) {
-            LocalChange::Refused(why) => assert!(why.contains("restart"), "{why}"),
-            _ => panic!("an output change must be refused"),
+            LocalChange::Restart(plan) => assert_eq!(plan.outputs[0].name, "stdout"),
+            _ => panic!("an output change must restart the pipeline"),
+        }
+        assert!(matches!(local.check(false), LocalChange::Unchanged));
+        std::fs::write(
+            &conf,
+            "input { generator { count => 1 } }\noutput { stdoutt {} }\n",
+        )
+        .unwrap();
+        match local.check(false) {
+            LocalChange::Refused(why) => assert!(why.contains("main.conf:2:"), "{why}"),
+            _ => panic!("a broken output must be refused"),
+        }
+        // With a filter repository, inputs and outputs are not restarted.
+        std::fs::write(
+            &conf,
+            "input { generator { count => 1 } }\noutput { stdout {} }\n",
+        )
+        .unwrap();
+        let mut local = load(dir.path(), true).unwrap_or_else(|_| panic!("loads"));
+        std::fs::write(
+            &conf,
+            "input { generator { count => 2 } }\noutput { stdout {} }\n",
+        )
+        .unwrap();
+        match local.check(false) {
+            LocalChange::Refused(why) => assert!(why.contains("restart the process"), "{why}"),
+            _ => panic!("with filters.repo an input change is refused"),
         }
     }
 

@@ -14,7 +14,7 @@
 //!   sample of live events), then are promoted or refused ([`CanaryReport`]).
 //! - `local`: [`LocalConfig`], the worker's own config files, re-read when they change or on
 //!   SIGHUP; a change of the filter sections only is swapped in, a change of inputs or outputs
-//!   is refused (they are not restarted yet: restart the process).
+//!   restarts the pipeline ([`Restart`]: drained, then started with the new plan).
 //! - [`Reloader`]: the thread that runs both and records the outcome in [`ReloadStatus`]
 //!   (successes, failures, the last error, the running release, the canary) for metrics and
 //!   the node API.
@@ -45,7 +45,7 @@ pub use validate::{build_filters, run_tests, test_folders};
 use crate::config::options::EcsCompatibility;
 use crate::config::ParseOptions;
 use crate::pipeline::FilterSwitch;
-use crate::plan::BuildSettings;
+use crate::plan::{BuildSettings, Plan};
 use crate::settings::Settings;
 
 /// `filters.poll_interval` when not set.
@@ -200,7 +200,7 @@ pub struct ReloadStatus {
     failures: AtomicU64,
     state: Mutex<StatusState>,
     /// The running pipeline's stats, which metrics and the node API read reloads from.
-    reported_to: std::sync::OnceLock<Arc<crate::pipeline::PipelineStats>>,
+    reported_to: Mutex<Option<Arc<crate::pipeline::PipelineStats>>>,
 }
 
 #[derive(Default)]
@@ -258,7 +258,17 @@ impl ReloadStatus {
         if let Some(release) = self.release() {
             stats.reloads().set_release(&release.name);
         }
-        let _ = self.reported_to.set(stats);
+        *self
+            .reported_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(stats);
+    }
+
+    fn reported_stats(&self) -> Option<Arc<crate::pipeline::PipelineStats>> {
+        self.reported_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn success(&self) {
@@ -268,7 +278,7 @@ impl ReloadStatus {
             state.last_success = Some(SystemTime::now());
             state.release.as_ref().map(|r| r.name.clone())
         };
-        if let Some(stats) = self.reported_to.get() {
+        if let Some(stats) = self.reported_stats() {
             stats
                 .reloads()
                 .succeeded(release.as_deref().unwrap_or("local"));
@@ -277,7 +287,7 @@ impl ReloadStatus {
 
     pub fn failure(&self, message: String) {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        if let Some(stats) = self.reported_to.get() {
+        if let Some(stats) = self.reported_stats() {
             stats.reloads().failed(&message);
         }
         self.lock().last_error = Some(ReloadFailure {
@@ -325,12 +335,46 @@ pub struct Reloader {
     pub watch_interval: Option<Duration>,
     pub switch: FilterSwitch,
     pub status: Arc<ReloadStatus>,
+    /// Where a reload that changed inputs or outputs hands its plan to the run loop.
+    pub restart: Restart,
+}
+
+/// A pipeline restart asked for by a reload whose inputs or outputs changed: the run loop
+/// waits on [`Restart::requested`], lets the running pipeline drain, takes the new plan and
+/// starts it, then gives the reloader the new pipeline ([`ReloaderHandle::attach`]).
+#[derive(Clone, Default)]
+pub struct Restart {
+    plan: Arc<Mutex<Option<Plan>>>,
+    asked: Arc<tokio::sync::Notify>,
+}
+
+impl Restart {
+    fn request(&self, plan: Plan) {
+        *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
+        // Kept as a permit when nobody waits yet.
+        self.asked.notify_one();
+    }
+
+    /// Resolves when a restart is asked for.
+    pub async fn requested(&self) {
+        self.asked.notified().await;
+    }
+
+    /// The plan to restart with, if a restart was asked for.
+    pub fn take(&self) -> Option<Plan> {
+        self.plan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
 }
 
 /// What the reload thread is asked to do.
 enum Trigger {
     /// SIGHUP: re-read the local config and poll the repository now.
     Now,
+    /// The pipeline was restarted: switch this one's filters from now on.
+    Attach(FilterSwitch, Arc<crate::pipeline::PipelineStats>),
     Stop,
 }
 
@@ -343,6 +387,11 @@ impl ReloaderHandle {
     /// Reloads now (what SIGHUP does).
     pub fn reload_now(&self) {
         let _ = self.tx.send(Trigger::Now);
+    }
+
+    /// Points the reloader at a restarted pipeline (its filters and stats).
+    pub fn attach(&self, switch: FilterSwitch, stats: Arc<crate::pipeline::PipelineStats>) {
+        let _ = self.tx.send(Trigger::Attach(switch, stats));
     }
 }
 
@@ -410,15 +459,16 @@ impl Reloader {
             let now = Instant::now();
             match trigger {
                 Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Trigger::Attach(switch, stats)) => self.attach(switch, stats),
                 Ok(Trigger::Now) => {
                     tracing::info!("SIGHUP: reloading");
-                    self.local_step(true);
+                    self.local_step(true, rx);
                     self.poll_step();
                     next_poll = poll_every.map(|d| now + d);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if next_watch.is_some_and(|at| at <= now) {
-                        self.local_step(false);
+                        self.local_step(false, rx);
                         next_watch = self.watch_interval.map(|d| now + d);
                     }
                     if next_poll.is_some_and(|at| at <= now) {
@@ -430,18 +480,43 @@ impl Reloader {
         }
     }
 
+    /// Until the restarted pipeline is attached, nothing may be switched: a switch to the
+    /// draining pipeline would be lost.
+    fn wait_for_restart(&mut self, rx: &mpsc::Receiver<Trigger>) {
+        loop {
+            match rx.recv() {
+                Ok(Trigger::Attach(switch, stats)) => return self.attach(switch, stats),
+                Ok(Trigger::Now) => continue,
+                Ok(Trigger::Stop) | Err(_) => return,
+            }
+        }
+    }
+
+    fn attach(&mut self, switch: FilterSwitch, stats: Arc<crate::pipeline::PipelineStats>) {
+        self.switch = switch;
+        self.status.report_to(stats);
+    }
+
     fn poll_step(&mut self) {
         if let Some(releases) = &mut self.releases {
             releases.poll(&self.status, &self.switch);
         }
     }
 
-    fn local_step(&mut self, forced: bool) {
+    fn local_step(&mut self, forced: bool, rx: &mpsc::Receiver<Trigger>) {
         match self.local.check(forced) {
             LocalChange::Unchanged => {}
             LocalChange::Filters(graph) => {
                 let generation = self.switch.replace(graph);
                 tracing::info!(generation, "config reloaded: filters switched");
+                self.status.success();
+            }
+            LocalChange::Restart(plan) => {
+                tracing::info!(
+                    "config reloaded: inputs or outputs changed, restarting the pipeline"
+                );
+                self.restart.request(plan);
+                self.wait_for_restart(rx);
                 self.status.success();
             }
             LocalChange::Refused(reason) => {
