@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
-use serde_json::Value;
+use common::worker::Worker;
 
 // ---------------------------------------------------------------------------------------------
 // A filter repository
@@ -89,149 +87,7 @@ fn expecting(mark: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // A sluice worker process
 
-/// `sluice run` reading lines from its stdin and writing events as JSON lines; killed on drop.
-struct Worker {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    events: Arc<Mutex<Vec<Value>>>,
-    log: Arc<Mutex<String>>,
-    sent: u64,
-}
-
 const IO_CONFIG: &str = "input { stdin {} } output { stdout { codec => json_lines } }";
-
-impl Worker {
-    fn start(args: &[&str]) -> Worker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .arg("run")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sluice starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().unwrap();
-        let seen = events.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let event = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                seen.lock().unwrap().push(event);
-            }
-        });
-        let stderr = child.stderr.take().unwrap();
-        let said = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                let mut log = said.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Worker {
-            stdin: child.stdin.take(),
-            child,
-            events,
-            log,
-            sent: 0,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// The `release` mark of the last event out.
-    fn last_mark(&self) -> Option<String> {
-        let events = self.events.lock().unwrap();
-        let mark = events.last()?.get("release")?.as_str()?;
-        Some(mark.to_string())
-    }
-
-    /// Sends numbered lines until `done` holds (or fails the test after 30 s).
-    fn feed_until(&mut self, what: &str, done: impl Fn(&Worker) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(self) {
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; log:\n{}", self.log());
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "sluice exited ({status}) waiting for {what}; log:\n{}",
-                    self.log()
-                );
-            }
-            self.feed(1);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn feed(&mut self, lines: u64) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        for _ in 0..lines {
-            writeln!(stdin, "{}", self.sent).unwrap();
-            self.sent += 1;
-        }
-        stdin.flush().unwrap();
-    }
-
-    /// Sends `lines` more and waits until they are out; returns their marks.
-    fn marks_of_next(&mut self, lines: u64) -> Vec<String> {
-        let before = self.events.lock().unwrap().len();
-        self.feed(lines);
-        let expected = before + lines as usize;
-        self.feed_until_out(expected);
-        let events = self.events.lock().unwrap();
-        events[before..]
-            .iter()
-            .map(|e| e["release"].as_str().unwrap_or("").to_string())
-            .collect()
-    }
-
-    fn feed_until_out(&self, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.events.lock().unwrap().len() < count {
-            assert!(
-                Instant::now() < deadline,
-                "events late; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Closes stdin (the input ends), waits for the exit, and returns the status with every
-    /// event written.
-    fn finish(mut self) -> (ExitStatus, Vec<Value>) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sluice did not exit; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        // The reader thread may still hold the last lines.
-        std::thread::sleep(Duration::from_millis(100));
-        let events = self.events.lock().unwrap().clone();
-        (status, events)
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Where the node API of a worker whose log is `log` listens.
 fn node_api_address(log: &str) -> std::net::SocketAddr {
@@ -273,26 +129,29 @@ fn releases_switch_in_version_order_refusing_broken_ones_and_surviving_a_lost_re
     repo.release("v99", &marking("99"), None);
     let data = tmp.path().join("data");
     let url = repo.url();
-    let mut worker = Worker::start(&[
-        "-e",
-        IO_CONFIG,
-        "--filters.repo",
-        &url,
-        "--filters.ref",
-        "release-*",
-        "--filters.path",
-        "filters",
-        "--filters.poll_interval",
-        "150ms",
-        "--path.data",
-        data.to_str().unwrap(),
-        "-w",
-        "2",
-        "--pipeline.ordered",
-        "true",
-        "--http.port",
-        "0",
-    ]);
+    let mut worker = Worker::start(
+        &[
+            "-e",
+            IO_CONFIG,
+            "--filters.repo",
+            &url,
+            "--filters.ref",
+            "release-*",
+            "--filters.path",
+            "filters",
+            "--filters.poll_interval",
+            "150ms",
+            "--path.data",
+            data.to_str().unwrap(),
+            "-w",
+            "2",
+            "--pipeline.ordered",
+            "true",
+            "--http.port",
+            "0",
+        ],
+        "release",
+    );
     worker.feed_until("release-1's filters", |w| {
         w.last_mark().as_deref() == Some("1")
     });
@@ -519,26 +378,29 @@ fn canaries_are_compared_on_live_events_then_refused_or_promoted() {
     .unwrap();
     let data = tmp.path().join("data");
     let url = repo.url();
-    let mut worker = Worker::start(&[
-        "--settings",
-        settings.to_str().unwrap(),
-        "-e",
-        IO_CONFIG,
-        "--filters.repo",
-        &url,
-        "--filters.ref",
-        "release-*",
-        "--filters.path",
-        "filters",
-        "--filters.poll_interval",
-        "100ms",
-        "--path.data",
-        data.to_str().unwrap(),
-        "--pipeline.ordered",
-        "true",
-        "--http.port",
-        "0",
-    ]);
+    let mut worker = Worker::start(
+        &[
+            "--settings",
+            settings.to_str().unwrap(),
+            "-e",
+            IO_CONFIG,
+            "--filters.repo",
+            &url,
+            "--filters.ref",
+            "release-*",
+            "--filters.path",
+            "filters",
+            "--filters.poll_interval",
+            "100ms",
+            "--path.data",
+            data.to_str().unwrap(),
+            "--pipeline.ordered",
+            "true",
+            "--http.port",
+            "0",
+        ],
+        "release",
+    );
     worker.feed_until("release-1's filters", |w| {
         w.last_mark().as_deref() == Some("1")
     });
@@ -568,8 +430,7 @@ fn canaries_are_compared_on_live_events_then_refused_or_promoted() {
     );
     repo.release("canary-2", &close, None);
     worker.feed_until("the promoted canary's filters", |w| {
-        let events = w.events.lock().unwrap();
-        events.iter().any(|e| e.get("canary").is_some())
+        w.any_event(|e| e.get("canary").is_some())
     });
     let log = worker.log();
     assert!(log.contains("canary release canary-2 promoted"), "{log}");

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::worker::Worker;
 use sluice::event::{Batch, Event, Text, Timestamp, Value};
 use sluice::inputs::{Decoration, Input, InputContext, InputError};
 use sluice::outputs::{Output, OutputBatch, OutputError};
@@ -199,144 +200,31 @@ fn an_unordered_pipeline_switches_filters_between_batches_without_loss() {
 // ---------------------------------------------------------------------------------------------
 // A real `sluice run` reloading its config file
 
-/// `sluice run -f CONFIG` reading lines from its stdin and writing events as JSON lines;
-/// killed on drop.
-struct Worker {
-    child: std::process::Child,
-    stdin: Option<std::process::ChildStdin>,
-    events: Arc<Mutex<Vec<serde_json::Value>>>,
-    log: Arc<Mutex<String>>,
-    sent: u64,
+/// `sluice run ARGS` reading numbered lines (see [`Worker`]), marking events in `mark`,
+/// ordered, with its API on any free port.
+fn start(args: &[&str]) -> Worker {
+    let mut all = args.to_vec();
+    all.extend(["--http.port", "0", "--pipeline.ordered", "true"]);
+    Worker::start(&all, "mark")
 }
 
-impl Worker {
-    fn start(args: &[&str]) -> Worker {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .arg("run")
-            .args(args)
-            .args(["--http.port", "0", "--pipeline.ordered", "true"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sluice starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(String::new()));
-        let (stdout, seen) = (child.stdout.take().unwrap(), events.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let event = serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
-                seen.lock().unwrap().push(event);
-            }
-        });
-        let (stderr, said) = (child.stderr.take().unwrap(), log.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = said.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Worker {
-            stdin: child.stdin.take(),
-            child,
-            events,
-            log,
-            sent: 0,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn last_mark(&self) -> Option<String> {
-        let events = self.events.lock().unwrap();
-        Some(events.last()?.get("mark")?.as_str()?.to_string())
-    }
-
-    fn feed(&mut self, lines: u64) {
-        use std::io::Write;
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        for _ in 0..lines {
-            writeln!(stdin, "{}", self.sent).unwrap();
-            self.sent += 1;
-        }
-        stdin.flush().unwrap();
-    }
-
-    /// Sends numbered lines until `done` holds (or fails the test after 30 s).
-    fn feed_until(&mut self, what: &str, done: impl Fn(&Worker) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
-                self.log()
-            );
-            self.feed(1);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Sends `lines` more, waits for them, and returns their marks.
-    fn marks_of_next(&mut self, lines: u64) -> Vec<String> {
-        let before = self.events.lock().unwrap().len();
-        self.feed(lines);
-        wait_until("the events", || {
-            self.events.lock().unwrap().len() >= before + lines as usize
-        });
-        let events = self.events.lock().unwrap();
-        events[before..]
-            .iter()
-            .map(|e| e["mark"].as_str().unwrap_or("").to_string())
-            .collect()
-    }
-
-    fn hang_up(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Closes stdin, waits for the exit; asserts it succeeded and that every line came out
-    /// once, in order. Returns the marks in order, deduplicated.
-    fn finish(mut self) -> Vec<String> {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "no exit; log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        assert!(status.success(), "{status}; log:\n{}", self.log());
-        std::thread::sleep(Duration::from_millis(100));
-        let events = self.events.lock().unwrap();
-        let numbers: Vec<u64> = events
-            .iter()
-            .map(|e| e["message"].as_str().unwrap().parse().unwrap())
-            .collect();
-        assert_eq!(numbers, (0..self.sent).collect::<Vec<_>>());
-        let mut marks: Vec<String> = events
-            .iter()
-            .map(|e| e["mark"].as_str().unwrap_or("").to_string())
-            .collect();
-        marks.dedup();
-        marks
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Ends the worker; checks it exited 0 and every line came out once, in order. Returns the
+/// marks in order, deduplicated.
+fn finish(worker: Worker) -> Vec<String> {
+    let (log, sent) = (worker.log(), worker.sent);
+    let (status, events) = worker.finish();
+    assert!(status.success(), "{status}; log:\n{log}");
+    let numbers: Vec<u64> = events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..sent).collect::<Vec<_>>());
+    let mut marks: Vec<String> = events
+        .iter()
+        .map(|e| e["mark"].as_str().unwrap_or("").to_string())
+        .collect();
+    marks.dedup();
+    marks
 }
 
 const OUTPUT: &str = "output { stdout { codec => json_lines } }\n";
@@ -358,7 +246,7 @@ fn automatic_reload_swaps_filters_and_refuses_broken_or_io_changes() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("main.conf");
     write_config(&config, &mark("a"), OUTPUT);
-    let mut worker = Worker::start(&[
+    let mut worker = start(&[
         "-f",
         config.to_str().unwrap(),
         "-r",
@@ -394,7 +282,7 @@ fn automatic_reload_swaps_filters_and_refuses_broken_or_io_changes() {
     // Fixed again: the filters change, the output is as it runs.
     write_config(&config, &mark("e"), OUTPUT);
     worker.feed_until("filters e", |w| w.last_mark().as_deref() == Some("e"));
-    assert_eq!(worker.finish(), ["a", "b", "e"]);
+    assert_eq!(finish(worker), ["a", "b", "e"]);
 }
 
 #[test]
@@ -402,7 +290,7 @@ fn sighup_reloads_without_automatic_reload() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("main.conf");
     write_config(&config, &mark("a"), OUTPUT);
-    let mut worker = Worker::start(&["-f", config.to_str().unwrap()]);
+    let mut worker = start(&["-f", config.to_str().unwrap()]);
     worker.feed_until("filters a", |w| w.last_mark().as_deref() == Some("a"));
 
     // Without -r a change waits for SIGHUP.
@@ -414,7 +302,7 @@ fn sighup_reloads_without_automatic_reload() {
     // SIGHUP again with nothing changed: nothing happens, and the process lives on.
     worker.hang_up();
     assert!(worker.marks_of_next(30).iter().all(|m| m == "b"));
-    assert_eq!(worker.finish(), ["a", "b"]);
+    assert_eq!(finish(worker), ["a", "b"]);
 }
 
 /// The lines of the JSON-lines file at `path` (none while it does not exist).

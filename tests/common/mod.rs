@@ -2,6 +2,7 @@
 
 pub mod input;
 pub mod kafka;
+pub mod worker;
 
 use sluice::config::options::EnvLookup;
 use sluice::config::{parse, ParseOptions, SourceMap};
