@@ -12,11 +12,14 @@
 //! container-logs (a Docker json-file log and a Mesos sandbox), kafka-forwarder (one mock
 //! cluster to another), and a role whose filters come from a release tag of a git repository.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::{es, Es};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -803,29 +806,7 @@ fn the_dockerfile_stages_and_sources_are_consistent() {
 /// How long a role may take to deliver what it was given (a first Kafka group join included).
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The Elasticsearch stand-in, on a runtime of its own.
-struct Es {
-    standin: sluice::standin::elasticsearch::StandIn,
-    _runtime: tokio::runtime::Runtime,
-}
-
 impl Es {
-    fn start() -> Es {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = sluice::standin::elasticsearch::Config::default();
-        let standin = runtime
-            .block_on(sluice::standin::elasticsearch::StandIn::start(config))
-            .expect("the stand-in starts");
-        Es {
-            standin,
-            _runtime: runtime,
-        }
-    }
-
     /// Every document of the indices named `prefix-...`: (index, id, source).
     fn docs(&self, prefix: &str) -> Vec<(String, String, Value)> {
         let indices = self.standin.indices();
@@ -978,7 +959,7 @@ fn the_flume_kafka_role_indexes_flume_events_by_their_kafka_position() {
         Message::new(avro).with_partition(i % 2)
     });
     assert_eq!(kafka.produce("flume-logs", messages).unwrap(), 40);
-    let es = Es::start();
+    let es = es();
     let servers = kafka.bootstrap_servers();
     let url = es.standin.url();
     let mut role = Role::start(&[
@@ -1013,7 +994,7 @@ fn the_flume_kafka_role_indexes_flume_events_by_their_kafka_position() {
 #[test]
 fn the_syslog_receiver_role_indexes_lines_from_udp_and_tcp() {
     use std::io::Write;
-    let es = Es::start();
+    let es = es();
     let url = es.standin.url();
     let port = free_port();
     let port_text = port.to_string();
@@ -1149,7 +1130,7 @@ fn the_container_logs_role_collects_docker_and_mesos_task_logs() {
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("stdout"), "mesos line 0\nmesos line 1\n").unwrap();
 
-    let es = Es::start();
+    let es = es();
     let url = es.standin.url();
     let (docker_dir, mesos_dir) = (docker.display().to_string(), mesos.display().to_string());
     let mut role = Role::start(&[
@@ -1239,7 +1220,7 @@ fn a_role_runs_the_filters_of_the_newest_release() {
     }
     let url = format!("file://{}", repo.path().display());
 
-    let es = Es::start();
+    let es = es();
     let es_url = es.standin.url();
     let port = free_port().to_string();
     let mut role = Role::start(&[

@@ -24,6 +24,8 @@
 //! What the stand-in applied is read from its bulk tap ([`Es::ops`]): every applied request's
 //! body, so every index operation with its document id, message and the worker that sent it.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -40,7 +42,7 @@ use rdkafka::producer::{
 };
 use rdkafka::{ClientContext, Message};
 use serde_json::Value;
-use sluice::standin::elasticsearch::{BulkSeen, Config, ItemFault, Scope, StandIn, Times};
+use sluice::standin::elasticsearch::{BulkSeen, ItemFault, Scope, Times};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 type Cluster = MockCluster<'static, DefaultProducerContext>;
@@ -289,34 +291,25 @@ impl Op {
 }
 
 /// The stand-in on a runtime of its own, with its bulk tap read into [`Op`]s.
-struct Es {
-    standin: StandIn,
+struct Tapped {
+    es: common::Es,
     tap: RefCell<UnboundedReceiver<BulkSeen>>,
     ops: RefCell<Vec<Op>>,
-    _runtime: tokio::runtime::Runtime,
 }
 
-impl Es {
-    fn start() -> Es {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let standin = runtime
-            .block_on(StandIn::start(Config::default()))
-            .expect("stand-in starts");
-        let tap = RefCell::new(standin.tap_bulk());
-        Es {
-            standin,
+impl Tapped {
+    fn start() -> Tapped {
+        let es = common::es();
+        let tap = RefCell::new(es.standin.tap_bulk());
+        Tapped {
+            es,
             tap,
             ops: RefCell::new(Vec::new()),
-            _runtime: runtime,
         }
     }
 
     fn count(&self) -> usize {
-        self.standin.count("logs")
+        self.es.standin.count("logs")
     }
 
     /// Every index operation applied so far, in the order they were answered.
@@ -331,7 +324,8 @@ impl Es {
 
     /// The stored documents of `logs`: id -> message.
     fn messages(&self) -> BTreeMap<String, String> {
-        self.standin
+        self.es
+            .standin
             .docs("logs")
             .into_iter()
             .map(|(id, doc)| {
@@ -353,7 +347,7 @@ impl Es {
             "{} documents, {} index operations (by worker: {by_worker:?}), {} requests",
             self.count(),
             ops.len(),
-            self.standin.requests().len()
+            self.es.standin.requests().len()
         )
     }
 }
@@ -477,7 +471,7 @@ impl Drop for Worker {
 
 /// The pipeline each worker runs: topic `t` in `group` into index `logs`, each event tagged
 /// with the worker's name.
-fn pipeline(cluster: &Cluster, es: &Es, worker: &str, es_extra: &str) -> String {
+fn pipeline(cluster: &Cluster, es: &Tapped, worker: &str, es_extra: &str) -> String {
     format!(
         r#"input {{ kafka {{
             bootstrap_servers => "{servers}" topics => ["t"] group_id => "g"
@@ -495,7 +489,7 @@ fn pipeline(cluster: &Cluster, es: &Es, worker: &str, es_extra: &str) -> String 
         }} }}"#,
         servers = cluster.bootstrap_servers(),
         session = SESSION.as_millis(),
-        url = es.standin.url(),
+        url = es.es.standin.url(),
     )
 }
 
@@ -519,7 +513,7 @@ fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Result<T,
 /// Waits until exactly `workers` share the partitions with no owner changing: for the last
 /// [`STABLE`] (all after `after`), each partition was indexed by exactly one of them and each
 /// indexed some. Returns when that window began and each partition's owner.
-fn wait_stable(es: &Es, workers: &[&str], after: Instant) -> (Instant, BTreeMap<i32, String>) {
+fn wait_stable(es: &Tapped, workers: &[&str], after: Instant) -> (Instant, BTreeMap<i32, String>) {
     let wanted: BTreeSet<String> = workers.iter().map(|w| w.to_string()).collect();
     wait_for(
         PATIENCE,
@@ -555,7 +549,7 @@ fn wait_stable(es: &Es, workers: &[&str], after: Instant) -> (Instant, BTreeMap<
 const STABLE: Duration = Duration::from_millis(1500);
 
 /// Waits until the stand-in holds `n` documents or more.
-fn wait_for_count(es: &Es, n: usize, workers: &mut [&mut Worker]) {
+fn wait_for_count(es: &Tapped, n: usize, workers: &mut [&mut Worker]) {
     wait_for(PATIENCE * 2, &format!("{n} documents"), || {
         for worker in workers.iter_mut() {
             worker.assert_running();
@@ -572,14 +566,15 @@ fn wait_for_count(es: &Es, n: usize, workers: &mut [&mut Worker]) {
 /// item of the next request is rejected (429), and the output holds that request's batches
 /// (unacknowledged) until a retry that comes only after [`NEVER_RETRY`]'s interval. Returns
 /// when the process died.
-fn kill_with_a_request_in_flight(es: &Es, worker: &mut Worker) -> Instant {
-    let before = es.standin.faults().pending();
-    es.standin
+fn kill_with_a_request_in_flight(es: &Tapped, worker: &mut Worker) -> Instant {
+    let before = es.es.standin.faults().pending();
+    es.es
+        .standin
         .faults()
         .fail_items(ItemFault::Rejected, Times::Count(1));
     wait_for(PATIENCE, "a bulk item to be rejected", || {
         worker.assert_running();
-        if es.standin.faults().pending() == before {
+        if es.es.standin.faults().pending() == before {
             Ok(())
         } else {
             Err(es.summary())
@@ -621,8 +616,11 @@ fn a_kill_9_mid_stream_replays_into_the_same_documents() {
     let cluster = cluster();
     let produced = produce(&cluster, 3000);
     let n = produced.len();
-    let es = Es::start();
-    es.standin.faults().delay(SLOW, Times::Forever, Scope::Bulk);
+    let es = Tapped::start();
+    es.es
+        .standin
+        .faults()
+        .delay(SLOW, Times::Forever, Scope::Bulk);
 
     let extra = format!("{DOCUMENT_ID} {NEVER_RETRY}");
     let mut first = Worker::spawn("first", &pipeline(&cluster, &es, "first", &extra));
@@ -633,7 +631,7 @@ fn a_kill_9_mid_stream_replays_into_the_same_documents() {
         indexed_by_first < n,
         "the kill came after the end of the stream"
     );
-    es.standin.faults().clear();
+    es.es.standin.faults().clear();
 
     let extra = format!("{DOCUMENT_ID} {QUICK_RETRY}");
     let mut second = Worker::spawn("second", &pipeline(&cluster, &es, "second", &extra));
@@ -705,14 +703,17 @@ fn a_kill_9_mid_stream_replays_into_the_same_documents() {
 fn a_kill_9_loses_nothing_and_replays_a_bounded_amount() {
     let cluster = cluster();
     let production = Production::start(&cluster);
-    let es = Es::start();
-    es.standin.faults().delay(SLOW, Times::Forever, Scope::Bulk);
+    let es = Tapped::start();
+    es.es
+        .standin
+        .faults()
+        .delay(SLOW, Times::Forever, Scope::Bulk);
 
     let mut first = Worker::spawn("first", &pipeline(&cluster, &es, "first", NEVER_RETRY));
     wait_for_count(&es, 2000, &mut [&mut first]);
     let killed = kill_with_a_request_in_flight(&es, &mut first);
     let before_restart = es.count();
-    es.standin.faults().clear();
+    es.es.standin.faults().clear();
 
     let mut second = Worker::spawn("second", &pipeline(&cluster, &es, "second", QUICK_RETRY));
     let rejoined = wait_for(PATIENCE, "the restarted worker to index", || {
@@ -771,10 +772,13 @@ fn a_kill_9_loses_nothing_and_replays_a_bounded_amount() {
 #[test]
 fn workers_in_one_group_share_partitions_and_take_over_when_one_stops_or_dies() {
     let cluster = cluster();
-    let es = Es::start();
+    let es = Tapped::start();
     // Bulk answers late: the stopped worker has requests in flight to finish, and the killed
     // one's replay is bounded by [`window`].
-    es.standin.faults().delay(SLOW, Times::Forever, Scope::Bulk);
+    es.es
+        .standin
+        .faults()
+        .delay(SLOW, Times::Forever, Scope::Bulk);
     let production = Production::start(&cluster);
     let config =
         |name: &str| pipeline(&cluster, &es, name, &format!("{DOCUMENT_ID} {QUICK_RETRY}"));
@@ -947,8 +951,11 @@ fn workers_in_one_group_share_partitions_and_take_over_when_one_stops_or_dies() 
 fn each_partition_indexed_in_order(workers: usize) {
     let cluster = cluster();
     let produced = produce(&cluster, 2500);
-    let es = Es::start();
-    es.standin.faults().delay(SLOW, Times::Forever, Scope::Bulk);
+    let es = Tapped::start();
+    es.es
+        .standin
+        .faults()
+        .delay(SLOW, Times::Forever, Scope::Bulk);
     let extra = format!("{DOCUMENT_ID} {QUICK_RETRY}");
     let config = pipeline(&cluster, &es, "only", &extra);
     let mut only = Worker::spawn_with("only", &config, workers);
