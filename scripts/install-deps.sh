@@ -63,6 +63,10 @@ need_apt libssl-dev pkg-config
 # of their own.
 need_apt rsyslog rsyslog-relp rsyslog-openssl
 
+# git: tests/releases.rs and tests/deploy_files.rs create real repositories with release tags,
+# and `filters.repo` runs the git command line.
+need_cmd git || need_apt git
+
 # --- Python / npm tools ---------------------------------------------------------------------
 # python3 with mmdb-writer: tests/support/make_mmdb.py writes the MaxMind databases that
 # tests/geoip.rs reads.
