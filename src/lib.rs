@@ -20,6 +20,7 @@
 //! - [`standin`]: stand-ins for servers tests need (Elasticsearch).
 //! - [`metrics`]: the worker's metrics to statsd; [`api`]: the node API (stats, health).
 //! - [`releases`]: filter releases pulled from git by tag, validated, switched to live.
+//! - [`sandbox`]: `sluice sandbox`, the local web page that debugs filters on sample lines.
 //! - [`cli`]: the `sluice` command.
 
 pub mod api;
@@ -36,5 +37,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod registry;
 pub mod releases;
+pub mod sandbox;
 pub mod settings;
 pub mod standin;

@@ -616,6 +616,7 @@ fn with_filter(mut plan: Plan, filter: DropThirds) -> Plan {
             id: "drop_thirds".into(),
             filter: Box::new(filter),
             common: CommonOptions::default(),
+            span: Default::default(),
         })],
     };
     plan
@@ -912,6 +913,7 @@ fn jittered_run(ordered: Ordered) -> Vec<i64> {
             id: "jitter".into(),
             filter: Box::new(Jitter),
             common: CommonOptions::default(),
+            span: Default::default(),
         })],
     };
     let settings = PipelineSettings {

@@ -236,6 +236,7 @@ impl<'e> Builder<'e> {
             id,
             filter: filter?,
             common: common?,
+            span: plugin.span,
         })
     }
 

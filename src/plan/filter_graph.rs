@@ -405,6 +405,7 @@ mod tests {
             id: label.into(),
             filter: Box::new(Mark { label, cancel_n }),
             common: CommonOptions::default(),
+            span: Default::default(),
         })
     }
 
@@ -509,6 +510,7 @@ mod tests {
             id: "twice".into(),
             filter: Box::new(Twice),
             common: CommonOptions::default(),
+            span: Default::default(),
         });
         let inner = FilterNode::Branch(Branch {
             arms: vec![(below(2), vec![twice])],

@@ -71,6 +71,8 @@ pub struct FilterStage {
     pub id: String,
     pub filter: Box<dyn Filter>,
     pub common: CommonOptions,
+    /// The plugin in the config text (`grok { ... }`), for the sandbox's trace and debugger.
+    pub span: crate::config::Span,
 }
 
 /// The output section as a tree whose leaves are indices into [`Plan::outputs`].

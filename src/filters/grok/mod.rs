@@ -30,6 +30,7 @@
 //! inline `%{NAME=regex}` a backslash escapes one character (grok's own parser lets one
 //! swallow the rest of the pattern).
 
+pub mod debug;
 mod emit;
 pub mod engine;
 mod expand;
