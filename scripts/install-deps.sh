@@ -89,14 +89,27 @@ if ! python3 -c "import avro.io" >/dev/null 2>&1; then
         || python3 -m pip install --quiet --break-system-packages avro
 fi
 
-# statsd (npm, Etsy's daemon): tests/metrics.rs starts the real daemon with its graphite
-# backend pointed at the test. Installed under target/npm of the repository (nothing global),
-# pinned.
+# npm packages, installed under target/npm of the repository (nothing global), pinned:
+# - statsd (Etsy's daemon): tests/metrics.rs starts the real daemon with its graphite backend
+#   pointed at the test;
+# - playwright-core (the driver only, no browser download): tests/sandbox_browser.rs drives
+#   Debian's chromium through tests/browser/sandbox.mjs.
+# Both go in one `npm install`: installing one package with --no-save into the same prefix can
+# prune the other.
 STATSD_VERSION=0.9.0
+PLAYWRIGHT_CORE_VERSION=1.65.1
 npm_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/npm"
-if ! grep -qs "\"version\": \"$STATSD_VERSION\"" "$npm_dir/node_modules/statsd/package.json"; then
+# npm_has PKG VERSION: true when target/npm holds PKG at exactly VERSION.
+npm_has() {
+    grep -qs "\"version\": \"$2\"" "$npm_dir/node_modules/$1/package.json"
+}
+if ! npm_has statsd "$STATSD_VERSION" || ! npm_has playwright-core "$PLAYWRIGHT_CORE_VERSION"; then
     need_cmd npm || need_apt nodejs npm
     mkdir -p "$npm_dir"
     npm install --prefix "$npm_dir" --no-save --no-audit --no-fund --loglevel=error \
-        "statsd@$STATSD_VERSION"
+        "statsd@$STATSD_VERSION" "playwright-core@$PLAYWRIGHT_CORE_VERSION"
 fi
+
+# chromium (Debian's own build): the browser tests run it headless; playwright-core downloads
+# no browser of its own.
+need_apt chromium
