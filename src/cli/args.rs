@@ -218,7 +218,7 @@ pub struct PipelineArgs {
     pub data_path: Option<PathBuf>,
 }
 
-fn parse_ecs(text: &str) -> Result<EcsCompatibility, String> {
+pub(crate) fn parse_ecs(text: &str) -> Result<EcsCompatibility, String> {
     match text {
         "disabled" => Ok(EcsCompatibility::Disabled),
         "v1" => Ok(EcsCompatibility::V1),
@@ -260,7 +260,7 @@ impl PipelineArgs {
 }
 
 impl CommonArgs {
-    fn apply(&self, s: &mut Settings) {
+    pub(crate) fn apply(&self, s: &mut Settings) {
         s.log.level = self.log_level;
     }
 }

@@ -63,7 +63,7 @@ pub fn read_sources(source: &ConfigSource) -> Result<SourceMap, ConfigError> {
 
 /// Expands folders into their `*.conf` files and glob patterns (`conf.d/*.conf`, as Logstash's
 /// `path.config` accepts) into the files they match, each sorted by name.
-fn config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
+pub(crate) fn config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
     let mut files = Vec::new();
     for path in paths {
         if let Some(matches) = glob_matches(path)? {

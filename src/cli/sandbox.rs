@@ -1,32 +1,90 @@
-//! `sluice sandbox`: local stand-ins to debug pipelines against. `sluice sandbox kafka` runs a
-//! mock Kafka cluster ([`crate::standin::kafka::MockKafka`]) and prints its bootstrap address.
+//! `sluice sandbox`: debugging filters locally.
 //!
-//! The kafka sandbox creates its topics, loads `--load` files into the first one, prints
-//! `bootstrap_servers=...` as its first stdout line (for scripts and tests), then a summary and
-//! a `kafka { ... }` input to paste into a pipeline config, and serves until SIGINT or SIGTERM.
-//! The cluster lives in this process's memory: stopping it loses every message.
+//! - `sluice sandbox [-f FILTERS_PATH] [--port 9700] [--follow SOURCE]` serves the sandbox page
+//!   ([`crate::sandbox`]) on 127.0.0.1, prints its address and serves until SIGINT or SIGTERM.
+//!   It opens nothing by itself.
+//! - `sluice sandbox kafka` runs a mock Kafka cluster ([`crate::standin::kafka::MockKafka`]):
+//!   it creates its topics, loads `--load` files into the first one, prints
+//!   `bootstrap_servers=...` as its first stdout line (for scripts and tests), then a summary and
+//!   a `kafka { ... }` input to paste into a pipeline config, and serves until SIGINT or SIGTERM.
+//!   The cluster lives in this process's memory: stopping it loses every message.
 //!
-//! Main items: [`SandboxArgs`] / [`SandboxCommand`] (the subcommands), [`KafkaSandboxArgs`]
-//! (the kafka sandbox's flags), [`run`].
+//! Main items: [`SandboxArgs`] / [`SandboxCommand`], [`PageArgs`] (the page's flags),
+//! [`KafkaSandboxArgs`] (the kafka sandbox's flags), [`run`].
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::config::options::EcsCompatibility;
+use crate::sandbox::server::{self, Sandbox};
+use crate::sandbox::session::{self, SessionSettings};
+use crate::sandbox::tap::Tap;
+use crate::sandbox::workspace::Workspace;
+use crate::settings::Settings;
 use crate::standin::kafka::{check_topic_name, Format, MockKafka, DEFAULT_BROKERS, MAX_BROKERS};
 
+use super::args::CommonArgs;
+
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
     #[command(subcommand)]
-    pub source: SandboxCommand,
+    pub source: Option<SandboxCommand>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
     /// Runs librdkafka's mock Kafka cluster until SIGINT/SIGTERM, printing its bootstrap address.
     Kafka(KafkaSandboxArgs),
+}
+
+const PAGE_HELP: &str = "\
+Serves a page to debug filters on sample lines: paste lines (or load a file or a test case),
+edit the config, and see every event as Elasticsearch would index it, with the trace of what
+each conditional and filter did, a grok debugger, and the config's errors in place. The files
+given with -f are re-read when they change; the page writes them back only when asked (Save).
+
+--follow runs a live source through the same filters and shows its last events (--last), like
+`vector tap`: an input plugin (`syslog { port => 5514 }`) or file:PATH, syslog:PORT,
+kafka:SERVERS/TOPIC (e.g. the address `sluice sandbox kafka` prints).
+
+Example: sluice sandbox -f sandbox/filters --follow file:sandbox/samples/syslog.log";
+
+/// `sluice sandbox` (the page).
+#[derive(Debug, Args)]
+#[command(after_help = PAGE_HELP)]
+pub struct PageArgs {
+    /// The filter config: a file, or a folder whose `*.conf` files are read in lexical order
+    /// (its test case files are offered as samples). Repeatable. Without it, an example.
+    #[arg(short = 'f', long = "path.config", value_name = "FILTERS_PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The port to serve on (0: any free port).
+    #[arg(long, default_value_t = 9700)]
+    pub port: u16,
+    /// The address to serve on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// A live source to follow through the filters.
+    #[arg(long, value_name = "SOURCE")]
+    pub follow: Option<String>,
+    /// How many of the live source's events to keep.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub last: usize,
+    /// Never write the config files, even when asked.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Field names and grok patterns plugins use unless they set their own: disabled, v1 or v8
+    /// [default: v8].
+    #[arg(long = "pipeline.ecs_compatibility", value_name = "MODE", value_parser = super::args::parse_ecs)]
+    pub ecs_compatibility: Option<EcsCompatibility>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 const KAFKA_HELP: &str = "\
@@ -159,8 +217,84 @@ impl KafkaSandboxArgs {
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
     match args.source {
-        SandboxCommand::Kafka(args) => run_kafka(&args),
+        Some(SandboxCommand::Kafka(args)) => run_kafka(&args),
+        None => run_page(args.page),
     }
+}
+
+/// Serves the page until SIGINT or SIGTERM.
+fn run_page(args: PageArgs) -> anyhow::Result<()> {
+    let mut flags = Settings::default();
+    args.common.apply(&mut flags);
+    flags.pipeline.ecs_compatibility = args.ecs_compatibility;
+    let settings = super::layered(args.common.settings.as_deref(), flags)?;
+    super::init_logging(settings.log_level());
+    let session = SessionSettings {
+        parse: settings.parse_options(),
+        build: settings.build_settings(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let _entered = runtime.enter();
+    let workspace = Workspace::open(args.paths.clone(), args.read_only);
+    let tap = match &args.follow {
+        Some(source) => Some(start_tap(source, &workspace, &session, args.last)?),
+        None => None,
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind((
+            args.host.as_str(),
+            args.port,
+        )))
+        .with_context(|| format!("cannot serve on {}:{} (try --port)", args.host, args.port))?;
+    let address = listener.local_addr()?;
+    let stop = Stop::install().context("cannot install signal handlers")?;
+    let sandbox = Arc::new(Sandbox {
+        workspace,
+        settings: session,
+        tap,
+    });
+    let mut out = io::stdout().lock();
+    writeln!(out, "sluice sandbox: serving http://{address}/")?;
+    if let Some(tap) = &sandbox.tap {
+        writeln!(
+            out,
+            "following {} (the last {} events)",
+            tap.source(),
+            args.last
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+    runtime
+        .block_on(server::serve(listener, sandbox, stop.wait()))
+        .context("the sandbox server failed")?;
+    Ok(())
+}
+
+/// Starts following `source` through the workspace's filters (none when they do not build yet).
+fn start_tap(
+    source: &str,
+    workspace: &Workspace,
+    session: &SessionSettings,
+    last: usize,
+) -> anyhow::Result<Tap> {
+    let filters = match session::load(&workspace.files(), session) {
+        Ok(loaded) => loaded.graph,
+        Err(problems) => {
+            for problem in &problems {
+                eprint!("{}", problem.rendered);
+            }
+            eprintln!(
+                "sluice sandbox: the filters do not build; following without them until they do"
+            );
+            Default::default()
+        }
+    };
+    Ok(Tap::start(source, filters, last.max(1))?)
 }
 
 /// Sets the cluster up, prints where it is, and serves until SIGINT or SIGTERM.

@@ -7,12 +7,14 @@
 //!   allocating;
 //! - `filter_graph`: running a batch through the filter section's plugins and branches, and
 //!   optionally counting how many events reached each of them ([`Coverage`]);
-//! - `output_graph`: deciding which outputs get which events of a batch.
+//! - `output_graph`: deciding which outputs get which events of a batch;
+//! - `trace`: one event through the filters, step by step, for the sandbox ([`trace::Trace`]).
 
 pub mod build;
 pub mod condition;
 pub mod filter_graph;
 pub mod output_graph;
+pub mod trace;
 
 pub use build::{build, build_with, BuildSettings};
 pub use condition::Condition;

@@ -137,7 +137,7 @@ fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+pub(crate) fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("cannot read folder {}: {e}", dir.display()))?;
     for entry in entries {
@@ -419,7 +419,7 @@ fn config_name(source: &ConfigSource) -> String {
 /// The case's input events: each input decoded by `codec` (a chunk without its trailing
 /// newline, flushed, so a last line needs no delimiter), or, with no input, one event of fields
 /// only. Then the file's fields and the case's are set.
-fn case_events(file: &TestFile, case: &Case, codec: &dyn Codec) -> Vec<Event> {
+pub(crate) fn case_events(file: &TestFile, case: &Case, codec: &dyn Codec) -> Vec<Event> {
     let now = Timestamp::now();
     let mut events = Vec::with_capacity(case.input.len().max(1));
     if case.input.is_empty() {
@@ -461,7 +461,7 @@ fn expand_bracket_keys(event: &mut Event) {
 }
 
 /// Builds the codec written as `text` (`json_lines`, `plain { charset => "ISO-8859-1" }`).
-fn codec_from_text(text: &str, build: BuildSettings) -> Result<Arc<dyn Codec>, String> {
+pub(crate) fn codec_from_text(text: &str, build: BuildSettings) -> Result<Arc<dyn Codec>, String> {
     let wrapped = format!("input {{ stdin {{ codec => {text}\n}} }}");
     let sources = SourceMap::single("<codec>", &wrapped);
     let render = |d: Diagnostics| format!("codec {text:?}: {}", d.render(&sources).trim_end());
