@@ -274,7 +274,7 @@ impl Ring {
             .events
             .iter()
             .rev()
-            .filter(|(_, event)| condition.map_or(true, |c| c.eval(event)))
+            .filter(|(_, event)| condition.is_none_or(|c| c.eval(event)))
             .take(limit.unwrap_or(usize::MAX))
             .cloned()
             .collect();
