@@ -125,7 +125,7 @@ async function step(name, body) {
   } catch (e) {
     failed = true;
     console.log(`FAILED: ${name}: ${e instanceof Failure ? e.message : e.stack || e}`);
-    await page.screenshot({ path: path.join(shotDir, 'failure.png'), fullPage: true }).catch(() => {});
+    await page.screenshot({ path: path.join(shotDir, live ? 'failure-live.png' : 'failure.png'), fullPage: true }).catch(() => {});
   }
 }
 
@@ -243,6 +243,10 @@ async function pageSteps() {
     await until('the error line is highlighted', async () =>
       (await page.locator(t('error-line')).getAttribute('data-line')) === String(at.line));
     await expectText('the tab counts the error', page.locator(t('tab-errors')), '1');
+    await diagnostic.first().locator(t('location')).click();
+    const offset = unknownOption.split('\n').slice(0, at.line - 1).join('\n').length + at.col;
+    await until('the location link selects the option in the editor', async () =>
+      (await editor.evaluate((e) => e.selectionStart)) === offset || (await editor.evaluate((e) => e.selectionStart)));
     await until('the last good events are greyed out', async () => page.locator(t('events-stale')).isVisible());
     await shot('config-error.png');
   });
@@ -297,6 +301,15 @@ async function pageSteps() {
     await until('the file on disk has the edit', async () => fs.readFileSync(confPath, 'utf8') === saved);
     await expectText('the save status', page.locator(t('save-status')), /saved .*business\.conf/);
     await until('no unsaved mark left', async () => (await page.locator(`${t('file-tab')} .unsaved`).count()) === 0);
+  });
+
+  await step('a sample file loads as lines', async () => {
+    const sample = path.join(repo, 'sandbox', 'samples', 'business.log');
+    await page.locator(t('load-file')).setInputFiles(sample);
+    await until('the lines are the file', async () =>
+      (await page.locator(t('lines')).inputValue()) === fs.readFileSync(sample, 'utf8'));
+    await until('one result per line', async () => (await results.count()) === 4 || (await results.count()));
+    await expectText('the third line is the payment error', fieldValue(results.nth(2), '[level]'), '"ERROR"');
   });
 
   await step('a test case of the filter folder fills the lines', async () => {

@@ -72,6 +72,7 @@
 
   const state = {
     version: null,
+    root: '',
     writable: true,
     files: [], // {path, text (the page's), disk (last seen on disk), pendingDisk (conflict)}
     active: 0,
@@ -94,6 +95,7 @@
     tabs: byTestId('file-tabs'),
     save: byTestId('save'),
     saveStatus: byTestId('save-status'),
+    workspaceError: byTestId('workspace-error'),
     notice: byTestId('reload-notice'),
     conflict: byTestId('disk-conflict'),
     editor: byTestId('editor'),
@@ -235,12 +237,22 @@
     syncScroll();
   }
 
+  // A path as short as it can be while still clear: relative to the -f folder.
+  function shortPath(path) {
+    if (!path) return path;
+    const root = (state.root || '').replace(/\/+$/, '');
+    if (root && path.startsWith(root + '/')) return path.slice(root.length + 1);
+    if (root && path === root) return path.split('/').pop();
+    return path;
+  }
+
   function locationLink(path, line, col, label) {
     if (line == null) return null;
     return el(
       'a',
-      { href: '#', class: 'loc', 'data-testid': 'location', onclick: (e) => (e.preventDefault(), goTo(path, line, col)) },
-      label || `${path ? path + ':' : ''}${line}:${col}`,
+      { href: '#', class: 'loc', 'data-testid': 'location', title: `${path || ''}:${line}:${col}`,
+        onclick: (e) => (e.preventDefault(), goTo(path, line, col)) },
+      label || `${path ? shortPath(path) + ':' : ''}${line}:${col}`,
     );
   }
 
@@ -692,7 +704,7 @@
         prefix.next_part != null ? el('code', { class: 'next-part', 'data-testid': 'grok-next-part' }, prefix.next_part) : null),
       total ? el('div', { class: 'grok-parts' }, (prefix.parts || []).map((part, i) =>
         el('code', { class: 'part ' + (i < prefix.matched_parts ? 'ok' : i === prefix.matched_parts ? 'next' : 'later'), title: part },
-          part.replace(/ /g, '␠')))) : null,
+          part.replace(/ /g, '·')))) : null,
       capturesTable(prefix.captures || [], 'captures of the matched prefix'));
   }
 
@@ -714,7 +726,10 @@
     const first = state.version === null;
     state.version = data.version;
     state.writable = data.writable !== false;
+    state.root = data.root || '';
     ui.root.textContent = data.root ? '-f ' + data.root : '';
+    ui.workspaceError.hidden = !data.error;
+    ui.workspaceError.textContent = data.error || '';
     renderTestCases(data.tests || []);
     const reloaded = [];
     const conflicts = [];
