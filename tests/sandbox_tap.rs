@@ -177,6 +177,15 @@ fn where_limit_and_fields_narrow_the_answer() {
         serde_json::json!({"program": "sshd", "extra": {"tapped": "yes"}, "n": 2})
     );
 
+    let meta = tap
+        .snapshot(&query(None, &["[@metadata][kind]"], Some(1)))
+        .unwrap();
+    assert_eq!(meta["events"][0]["event"], serde_json::json!({}));
+    assert_eq!(
+        meta["events"][0]["metadata"],
+        serde_json::json!({"kind": "cron"})
+    );
+
     let none = tap
         .snapshot(&query(Some("[program] =~ /^zzz/"), &[], None))
         .unwrap();
@@ -384,6 +393,29 @@ fn a_full_input_plugin_is_built_like_sluice_run_builds_it() {
     let answer = all(&tap);
     assert_eq!(messages(&answer), ["a", "b", "c", "a", "b", "c"]);
     assert_eq!(answer["error"], Json::Null);
+}
+
+#[test]
+fn a_relative_file_path_is_resolved_from_the_working_folder() {
+    let rt = runtime();
+    let _in_runtime = rt.enter();
+    let tap = Tap::start("file:not-there-yet/app.log", graph(""), 10).unwrap();
+    let absolute = std::env::current_dir()
+        .unwrap()
+        .join("not-there-yet/app.log");
+    let config = tap.input_config();
+    assert!(config.starts_with("file {"), "{config}");
+    assert!(
+        config.contains(&format!("path => \"{}\"", absolute.display())),
+        "{config}"
+    );
+    assert!(
+        config.contains("start_position => \"beginning\""),
+        "{config}"
+    );
+    // A file that does not exist yet is waited for, not an error.
+    assert!(tap.is_running());
+    assert_eq!(all(&tap)["seen"], 0);
 }
 
 fn start_error(source: &str) -> String {
