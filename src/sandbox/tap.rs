@@ -247,6 +247,8 @@ impl Ring {
     }
 
     /// Keeps the batch's events (only the last `capacity` of a bigger batch are cloned).
+    /// Clones, not the shared batch: holding a batch would hold its acknowledgement, and a
+    /// file or Kafka input would never see its events delivered.
     fn push(&self, batch: &OutputBatch) {
         let mut ring = self.lock();
         let skip = batch.len().saturating_sub(ring.capacity);
