@@ -277,3 +277,137 @@ fn flatten(map: &Map, prefix: &mut String, out: &mut BTreeMap<String, Value>) {
         prefix.truncate(len);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::options::process_env;
+    use crate::config::{parse, ParseOptions, SourceMap};
+    use crate::event::{Text, Timestamp};
+
+    fn graph(filters: &str) -> (FilterGraph, SourceMap) {
+        let sources = SourceMap::single("t.conf", &format!("filter {{\n{filters}\n}}"));
+        let config = parse(&sources, ParseOptions::default()).unwrap();
+        let plan = crate::plan::build(&config, &process_env).unwrap_or_else(|d| {
+            panic!("{}", d.render(&sources));
+        });
+        (plan.filters, sources)
+    }
+
+    fn event(message: &str) -> Event {
+        let mut e = Event::new(Timestamp::from_secs(0));
+        e.set_field(Text::from_static("message"), Value::from(message));
+        e
+    }
+
+    fn filter_steps(steps: &[Step]) -> Vec<&FilterStep> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Filter(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_trace_ends_in_the_same_events_as_processing_the_batch() {
+        let (graph, _) = graph(
+            r#"grok { match => { "message" => "%{WORD:verb} %{INT:n:int}" } }
+               if [n] > 1 { clone { clones => ["copy"] } } else { mutate { add_tag => ["small"] } }
+               if [type] == "copy" or "copy" in [tags] { drop {} }"#,
+        );
+        for line in ["GET 5", "PUT 1", "no match"] {
+            let mut batch = vec![event(line)];
+            graph.process(&mut batch);
+            let traced: Vec<Event> = graph
+                .trace(event(line))
+                .events
+                .into_iter()
+                .map(|t| t.event)
+                .collect();
+            assert_eq!(traced, batch, "{line}");
+        }
+        let trace = graph.trace(event("GET 5"));
+        assert_eq!(trace.events.len(), 1);
+        assert_eq!(trace.dropped.len(), 1, "the clone is dropped");
+        let clone_step = filter_steps(&trace.events[0].steps)[1];
+        assert_eq!((clone_step.name.as_str(), clone_step.created), ("clone", 1));
+    }
+
+    #[test]
+    fn conditions_are_recorded_until_one_holds_and_else_is_marked() {
+        let (graph, sources) = graph(
+            r#"if [message] == "a" { mutate { add_field => { "x" => "1" } } }
+               else if [message] == "b" { mutate { add_field => { "x" => "2" } } }
+               else { mutate { add_field => { "x" => "3" } } }"#,
+        );
+        let conditions = |line: &str| -> Vec<(String, bool)> {
+            graph.trace(event(line)).events[0]
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Condition { text, result, .. } => Some((text.clone(), *result)),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(conditions("a"), [("[message] == \"a\"".to_string(), true)]);
+        assert_eq!(
+            conditions("b").iter().map(|c| c.1).collect::<Vec<_>>(),
+            [false, true]
+        );
+        let steps = graph.trace(event("c")).events[0].steps.clone();
+        assert!(matches!(steps[2], Step::Else), "{steps:?}");
+        let Step::Condition { span, .. } = &steps[0] else {
+            panic!("{steps:?}")
+        };
+        let at = sources.locate(span.start);
+        assert_eq!((at.line, at.col), (2, 4));
+    }
+
+    #[test]
+    fn field_and_tag_changes_are_diffed_per_filter() {
+        let (graph, _) = graph(
+            r#"mutate {
+                 add_field => { "[a][b]" => "1" "[@metadata][m]" => "x" }
+                 replace => { "message" => "new" }
+                 add_tag => ["t1", "t2"]
+               }
+               mutate { remove_field => ["[a][b]"] remove_tag => ["t1"] }"#,
+        );
+        let trace = graph.trace(event("old"));
+        let steps = filter_steps(&trace.events[0].steps);
+        let first = steps[0];
+        let added: Vec<&str> = first.added.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(added, ["[@metadata][m]", "[a][b]"]);
+        assert_eq!(
+            first.changed,
+            [(
+                "[message]".to_string(),
+                Value::from("old"),
+                Value::from("new")
+            )]
+        );
+        assert_eq!(first.tags_added, ["t1", "t2"]);
+        let second = steps[1];
+        assert_eq!(second.removed, ["[a][b]"]);
+        assert_eq!(second.tags_removed, ["t1"]);
+        // `[a]` is left as an empty object, which is a field of its own.
+        assert_eq!(second.added, [("[a]".to_string(), Value::Map(Map::new()))]);
+        assert!(second.tags_added.is_empty());
+    }
+
+    #[test]
+    fn event_reaching_stops_before_the_named_filter() {
+        let (graph, _) = graph(
+            r#"mutate { id => "first" add_field => { "seen" => "yes" } }
+               if [message] == "skip" { drop {} }
+               mutate { id => "last" add_field => { "late" => "1" } }"#,
+        );
+        let reached = graph.event_reaching(event("go"), "last").unwrap();
+        assert_eq!(reached.get_field("seen"), Some(&Value::from("yes")));
+        assert_eq!(reached.get_field("late"), None);
+        assert!(graph.event_reaching(event("skip"), "last").is_none());
+    }
+}
