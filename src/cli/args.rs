@@ -31,7 +31,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Runs test case files (logstash-filter-verifier's format) against a config's filters.
     Test(TestArgs),
-    /// Local stand-ins to debug pipelines against (`sluice sandbox kafka`: a mock Kafka cluster).
+    /// A local page to debug filters on sample lines and live sources (`sluice sandbox kafka`: a
+    /// mock Kafka cluster).
     Sandbox(super::sandbox::SandboxArgs),
     /// Kafka operations (`sluice kafka rewind`: move a consumer group's offsets to a time).
     Kafka(super::kafka::KafkaArgs),

@@ -30,7 +30,7 @@ use crate::standin::kafka::{check_topic_name, Format, MockKafka, DEFAULT_BROKERS
 use super::args::CommonArgs;
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, after_help = PAGE_HELP)]
 pub struct SandboxArgs {
     #[command(subcommand)]
     pub source: Option<SandboxCommand>,
@@ -58,7 +58,6 @@ Example: sluice sandbox -f sandbox/filters --follow file:sandbox/samples/syslog.
 
 /// `sluice sandbox` (the page).
 #[derive(Debug, Args)]
-#[command(after_help = PAGE_HELP)]
 pub struct PageArgs {
     /// The filter config: a file, or a folder whose `*.conf` files are read in lexical order
     /// (its test case files are offered as samples). Repeatable. Without it, an example.
