@@ -174,11 +174,13 @@ fn the_page_shows_events_traces_grok_explanations_and_config_errors_in_place() {
     let filters = filters_copy(work.path());
     let before = fs::read_to_string(filters.join("business.conf")).unwrap();
     let sandbox = start(&["-f", filters.to_str().unwrap()]);
-    const SHOTS: [&str; 4] = [
+    const SHOTS: [&str; 6] = [
         "events.png",
         "trace.png",
         "grok-debugger.png",
         "config-error.png",
+        "conditions.png",
+        "dropped.png",
     ];
     remove_screenshots(&SHOTS);
     let shots = screenshots();
@@ -190,6 +192,7 @@ fn the_page_shows_events_traces_grok_explanations_and_config_errors_in_place() {
         "ok - an unknown option is shown in place, with line and column",
         "ok - a change on disk reloads the file and re-runs",
         "ok - edits are written back only when Save is clicked",
+        "ok - a new file on disk gets a tab; conditions, else and drop show in the traces",
     ] {
         assert!(output.contains(step), "missing step {step:?}:\n{output}");
     }

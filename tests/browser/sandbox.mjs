@@ -322,6 +322,58 @@ async function pageSteps() {
     await expectText('the case line is tagged', results.nth(0).locator(t('tag')), '_grokparsefailure');
   });
 
+
+  const routingPath = path.join(target, 'routing.conf');
+  const routing = [
+    '# Routes the parsed events (added by the browser test).',
+    'filter {',
+    '  if [level] == "DEBUG" {',
+    '    drop {}',
+    '  } else if [component] == "payment" {',
+    '    mutate { add_tag => ["payments"] add_field => { "[@metadata][index]" => "payments" } }',
+    '  } else {',
+    '    mutate { add_field => { "route" => "default" } }',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  await step('a new file on disk gets a tab; conditions, else and drop show in the traces', async () => {
+    fs.writeFileSync(routingPath, routing);
+    await page.locator(t('file-tab', '[data-path$="routing.conf"]')).waitFor();
+    await page.locator(t('lines')).fill([
+      '2026-11-21 10:15:03,000 DEBUG [checkout] order=1 user=x',
+      '2026-11-21 10:15:04,000 ERROR [payment] order=2 user=y',
+      '2026-11-21 10:15:05,000 INFO  [checkout] order=3 user=z',
+    ].join('\n'));
+    await until('three results', async () => (await results.count()) === 3 || (await results.count()));
+    const debug = results.nth(0);
+    await until('the DEBUG line is dropped', async () =>
+      (await debug.locator(t('dropped')).count()) === 1 && (await debug.locator(t('event')).count()) === 0);
+    const condition = debug.locator(t('trace-step', '[data-kind="condition"]')).first();
+    await expectText('the condition held', condition.locator(t('cond-result')), 'true');
+    const at = lineColOf(routing, '[level] == "DEBUG"');
+    await expectText('the condition\'s place', condition.locator(t('location')), `routing.conf:${at.line}:${at.col}`);
+    await expectText('drop dropped it', debug.locator(t('change-dropped')), /dropped the event/);
+    const payment = results.nth(1);
+    const results2 = await payment.locator(`${t('trace-step', '[data-kind="condition"]')} ${t('cond-result')}`).allTextContents();
+    if (results2.join(',') !== 'false,true') throw new Failure(`conditions on the payment line: ${results2}`);
+    await expectText('the payment tag', payment.locator(t('tag')), 'payments');
+    await expectText('@metadata is shown apart', fieldValue(payment.locator('.metadata'), '[index]'), '"payments"');
+    const other = results.nth(2);
+    await until('the else branch ran', async () => (await other.locator(t('trace-step', '[data-kind="else"]')).count()) === 1);
+    await expectText('the else branch\'s field', fieldValue(other, '[route]'), '"default"');
+    await shot('dropped.png', debug);
+    await shot('conditions.png', other);
+  });
+
+  await step('a file removed from disk leaves the page', async () => {
+    fs.unlinkSync(routingPath);
+    await until('the routing.conf tab is gone', async () =>
+      (await page.locator(t('file-tab', '[data-path$="routing.conf"]')).count()) === 0);
+    await until('the else field is gone', async () =>
+      (await results.nth(2).locator(t('json-field', '[data-path="[route]"]')).count()) === 0);
+  });
+
   fs.writeFileSync(confPath, original);
 }
 

@@ -374,36 +374,59 @@
 
   // ---- results: events, JSON trees, traces ----------------------------------------------------
 
+  // How many input lines get their events drawn; a pasted log of thousands of lines would
+  // otherwise build a DOM too large to stay responsive while typing.
+  const RESULTS_SHOWN = 200;
+  let resultsLimit = RESULTS_SHOWN;
+  let lastResults = [];
+
   function renderResults(results) {
+    lastResults = results;
     if (!results.length) {
       ui.results.replaceChildren(el('p', { class: 'empty' }, 'Paste lines on the left to see the events they give.'));
       return;
     }
+    const shown = results.slice(0, resultsLimit);
+    const more = results.length - shown.length;
     ui.results.replaceChildren(
-      ...results.map((result, i) => {
-        const events = result.events || [];
-        const dropped = result.dropped || [];
-        return el(
+      ...shown.map(renderResult),
+      more > 0
+        ? el('button', {
+          type: 'button',
+          class: 'more',
+          'data-testid': 'more-results',
+          onclick: () => {
+            resultsLimit += RESULTS_SHOWN * 5;
+            renderResults(lastResults);
+          },
+        }, `${plural(more, 'more line')} not shown: show more`)
+        : null,
+    );
+  }
+
+  function renderResult(result, i) {
+    const events = result.events || [];
+    const dropped = result.dropped || [];
+    return el(
+      'div',
+      { class: 'result', 'data-testid': 'result', 'data-index': i },
+      el(
+        'div',
+        { class: 'result-head' },
+        el('span', { class: 'line-no' }, `line ${i + 1}`),
+        el('code', { class: 'input-line', 'data-testid': 'input-line', title: result.input }, result.input),
+      ),
+      result.error ? el('div', { class: 'line-error error', 'data-testid': 'line-error' }, result.error) : null,
+      events.map((event, j) => renderEvent(event, result.input, `${i}.${j}`)),
+      dropped.map((drop, j) =>
+        el(
           'div',
-          { class: 'result', 'data-testid': 'result', 'data-index': i },
-          el(
-            'div',
-            { class: 'result-head' },
-            el('span', { class: 'line-no' }, `line ${i + 1}`),
-            el('code', { class: 'input-line', 'data-testid': 'input-line', title: result.input }, result.input),
-          ),
-          events.map((event, j) => renderEvent(event, result.input, `${i}.${j}`)),
-          dropped.map((drop, j) =>
-            el(
-              'div',
-              { class: 'dropped', 'data-testid': 'dropped' },
-              el('div', { class: 'dropped-head' }, 'dropped'),
-              renderTrace(drop.trace || [], result.input, `${i}.d${j}`),
-            ),
-          ),
-          events.length || dropped.length ? null : el('div', { class: 'note' }, 'no event'),
-        );
-      }),
+          { class: 'dropped', 'data-testid': 'dropped' },
+          el('div', { class: 'dropped-head' }, 'dropped'),
+          renderTrace(drop.trace || [], result.input, `${i}.d${j}`),
+        ),
+      ),
+      events.length || dropped.length || result.error ? null : el('div', { class: 'note' }, 'no event'),
     );
   }
 
@@ -751,6 +774,7 @@
       }
     }
     // A file gone from disk leaves the page unless it holds unsaved edits.
+    const gone = state.files.filter((f) => !onDisk.has(f.path) && !edited(f)).map((f) => f.path);
     state.files = state.files.filter((f) => onDisk.has(f.path) || edited(f));
     if (state.active >= state.files.length) state.active = 0;
     const file = activeFile();
@@ -763,8 +787,11 @@
     renderTabs();
     renderMarks();
     renderConflicts();
-    if (reloaded.length) showNotice(`${reloaded.join(', ')} changed on disk — reloaded`);
-    if (first || reloaded.length) run();
+    const notes = [];
+    if (reloaded.length) notes.push(`${reloaded.map(shortPath).join(', ')} changed on disk — reloaded`);
+    if (gone.length) notes.push(`${gone.map(shortPath).join(', ')} removed from disk`);
+    if (notes.length) showNotice(notes.join('; '));
+    if (first || reloaded.length || gone.length) run();
   }
 
   function renderConflicts() {
