@@ -12,6 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -121,6 +122,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
+/// What a JSON request body holds, or a 400 saying why it could not be read.
+type JsonBody<T> = Result<Json<T>, JsonRejection>;
+
+fn body<T>(request: JsonBody<T>) -> Result<T, Response> {
+    request
+        .map(|Json(request)| request)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
 /// Runs `work` on a blocking thread, turning a panic into a 500.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -147,13 +157,10 @@ async fn files(State(sandbox): State<Arc<Sandbox>>) -> Response {
     Json(sandbox.workspace.snapshot()).into_response()
 }
 
-async fn run(
-    State(sandbox): State<Arc<Sandbox>>,
-    request: Result<Json<RunRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(request) = match request {
+async fn run(State(sandbox): State<Arc<Sandbox>>, request: JsonBody<RunRequest>) -> Response {
+    let request = match body(request) {
         Ok(request) => request,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(response) => return response,
     };
     match blocking(move || session::run(&request, &sandbox.settings)).await {
         Ok(response) => Json(response).into_response(),
@@ -161,13 +168,10 @@ async fn run(
     }
 }
 
-async fn grok(
-    State(sandbox): State<Arc<Sandbox>>,
-    request: Result<Json<GrokRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(request) = match request {
+async fn grok(State(sandbox): State<Arc<Sandbox>>, request: JsonBody<GrokRequest>) -> Response {
+    let request = match body(request) {
         Ok(request) => request,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(response) => return response,
     };
     let answer = match blocking(move || session::grok(&request, &sandbox.settings)).await {
         Ok(answer) => answer,
@@ -190,13 +194,10 @@ struct SaveRequest {
     files: Vec<FileText>,
 }
 
-async fn save(
-    State(sandbox): State<Arc<Sandbox>>,
-    request: Result<Json<SaveRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(request) = match request {
+async fn save(State(sandbox): State<Arc<Sandbox>>, request: JsonBody<SaveRequest>) -> Response {
+    let request = match body(request) {
         Ok(request) => request,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(response) => return response,
     };
     let saved = match blocking(move || {
         let saved = sandbox.workspace.save(&request.files);
