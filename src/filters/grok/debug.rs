@@ -8,7 +8,7 @@
 //! [`FieldExplanation`] per value grok reads, [`PatternExplanation`] per pattern tried,
 //! [`CaptureExplanation`] per capture, [`PrefixExplanation`] for a pattern that did not match.
 //!
-//! How far a pattern matched: the pattern is cut into parts ([`split_parts`]): top-level
+//! How far a pattern matched: the pattern is cut into parts (`split_parts`): top-level
 //! `%{...}` references, groups, character classes, escapes (each with its quantifier), runs
 //! of literal characters and runs of spaces. A reference without a field to a definition
 //! that is itself a sequence (`%{COMBINEDAPACHELOG}`) is replaced by its definition's parts,
