@@ -12,12 +12,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -122,13 +122,18 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-/// What a JSON request body holds, or a 400 saying why it could not be read.
-type JsonBody<T> = Result<Json<T>, JsonRejection>;
+/// A JSON request body; one that cannot be read answers 400 with why.
+struct Body<T>(T);
 
-fn body<T>(request: JsonBody<T>) -> Result<T, Response> {
-    request
-        .map(|Json(request)| request)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(body)) => Ok(Body(body)),
+            Err(e) => Err(error(StatusCode::BAD_REQUEST, e.body_text())),
+        }
+    }
 }
 
 /// Runs `work` on a blocking thread, turning a panic into a 500.
@@ -157,22 +162,14 @@ async fn files(State(sandbox): State<Arc<Sandbox>>) -> Response {
     Json(sandbox.workspace.snapshot()).into_response()
 }
 
-async fn run(State(sandbox): State<Arc<Sandbox>>, request: JsonBody<RunRequest>) -> Response {
-    let request = match body(request) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+async fn run(State(sandbox): State<Arc<Sandbox>>, Body(request): Body<RunRequest>) -> Response {
     match blocking(move || session::run(&request, &sandbox.settings)).await {
         Ok(response) => Json(response).into_response(),
         Err(response) => response,
     }
 }
 
-async fn grok(State(sandbox): State<Arc<Sandbox>>, request: JsonBody<GrokRequest>) -> Response {
-    let request = match body(request) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+async fn grok(State(sandbox): State<Arc<Sandbox>>, Body(request): Body<GrokRequest>) -> Response {
     let answer = match blocking(move || session::grok(&request, &sandbox.settings)).await {
         Ok(answer) => answer,
         Err(response) => return response,
@@ -194,11 +191,7 @@ struct SaveRequest {
     files: Vec<FileText>,
 }
 
-async fn save(State(sandbox): State<Arc<Sandbox>>, request: JsonBody<SaveRequest>) -> Response {
-    let request = match body(request) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+async fn save(State(sandbox): State<Arc<Sandbox>>, Body(request): Body<SaveRequest>) -> Response {
     let saved = match blocking(move || {
         let saved = sandbox.workspace.save(&request.files);
         if saved.is_ok() {
