@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// How long the sandbox may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long one run of the browser script may take (its own waits time out in 15 s each).
+/// How long one run of the browser script may take (its own waits time out in 30 s each).
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn repo() -> &'static Path {
