@@ -492,8 +492,8 @@ fn inline_names(pattern: &str) -> HashSet<String> {
         let start = at + i;
         match reference_at(pattern, start) {
             Some(r) => {
-                if r.definition {
-                    names.insert(r.name.to_string());
+                if r.definition.is_some() {
+                    names.insert(r.pattern.to_string());
                 }
                 at = r.end;
             }
@@ -556,7 +556,7 @@ fn atoms(text: &str) -> Option<Vec<Atom<'_>>> {
             b'%' if reference_at(text, i).is_some() => {
                 let r = reference_at(text, i)?;
                 kind = AtomKind::Reference;
-                unwrap = (!r.field && !r.definition).then_some(r.name);
+                unwrap = (r.field.is_none() && r.definition.is_none()).then_some(r.pattern);
                 i = r.end;
             }
             _ => {
@@ -708,76 +708,14 @@ fn group_end(text: &str, start: usize) -> Option<usize> {
     None
 }
 
-/// A `%{...}` reference found by [`reference_at`].
-struct Reference<'a> {
-    end: usize,
-    name: &'a str,
-    field: bool,
-    definition: bool,
-}
-
-/// The reference whose `%{` is at `start`, found by the rules of `expand` (grok's
-/// `PATTERN_RE`): a `[A-z0-9]` name, an optional `:field`, an optional `=definition` with
-/// balanced braces, then anything up to `}`. Only where parts are cut depends on it: each
-/// prefix is still expanded by `expand` itself.
-fn reference_at(text: &str, start: usize) -> Option<Reference<'_>> {
-    let bytes = text.as_bytes();
-    let name_byte = |b: u8| b.is_ascii_digit() || (b'A'..=b'z').contains(&b);
-    let field_byte = |b: u8| name_byte(b) || matches!(b, b'@' | b':' | b'.' | b'-');
+/// The reference whose `%{` is at `start`, found by `expand`'s own rules (grok's
+/// `PATTERN_RE`). Only where parts are cut depends on it: each prefix is still expanded by
+/// `expand` itself.
+fn reference_at(text: &str, start: usize) -> Option<expand::Reference<'_>> {
     if !text[start..].starts_with("%{") {
         return None;
     }
-    let name_start = start + 2;
-    let mut i = name_start;
-    while i < bytes.len() && name_byte(bytes[i]) {
-        i += 1;
-    }
-    if i == name_start {
-        return None;
-    }
-    let name = &text[name_start..i];
-    let mut field = false;
-    if bytes.get(i) == Some(&b':') {
-        let mut j = i + 1;
-        while j < bytes.len() && field_byte(bytes[j]) {
-            j += 1;
-        }
-        if j > i + 1 {
-            field = true;
-            i = j;
-        }
-    }
-    let mut definition = false;
-    if bytes.get(i) == Some(&b'=') {
-        if let Some(end) = definition_end(bytes, i + 1) {
-            definition = true;
-            i = end;
-        }
-    }
-    let close = i + text[i..].find('}')?;
-    Some(Reference {
-        end: close + 1,
-        name,
-        field,
-        definition,
-    })
-}
-
-/// Where an inline definition starting at `from` ends (as in `expand`).
-fn definition_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = from;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 1,
-            b'{' => depth += 1,
-            b'}' if depth == 0 => return (i > from).then_some(i),
-            b'}' => depth -= 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    expand::reference_at(text, start)
 }
 
 #[cfg(test)]

@@ -68,12 +68,12 @@ pub fn expand(
 
 /// One `%{...}` reference in a text.
 #[derive(Debug, PartialEq, Eq)]
-struct Reference<'a> {
-    start: usize,
-    end: usize,
-    pattern: &'a str,
-    field: Option<&'a str>,
-    definition: Option<&'a str>,
+pub(super) struct Reference<'a> {
+    pub start: usize,
+    pub end: usize,
+    pub pattern: &'a str,
+    pub field: Option<&'a str>,
+    pub definition: Option<&'a str>,
 }
 
 struct Expander<'a> {
@@ -182,7 +182,7 @@ fn is_field_byte(b: u8) -> bool {
 }
 
 /// The reference starting with the `%{` at `start`, if one is well formed there.
-fn reference_at(text: &str, start: usize) -> Option<Reference<'_>> {
+pub(super) fn reference_at(text: &str, start: usize) -> Option<Reference<'_>> {
     let bytes = text.as_bytes();
     let name_start = start + 2;
     let mut i = name_start;
