@@ -36,9 +36,13 @@
 //!   reported only through `tags_added`/`tags_removed`; `created` counts events the filter made,
 //!   e.g. `split`, which carry the trace so far).
 //! - `POST /api/grok` `{"files", "id": "grok-1", "line": "...", "codec", "fields"}` -> the grok
-//!   debugger for the grok filter with that id, on the event as it reaches that filter:
-//!   `{"id", "path", "line", "col", "reached": true, "fields": [Explanation per match field]}`
-//!   (see [`crate::filters::grok::debug`]). 404 when no grok filter has that id.
+//!   debugger for the grok filter with that id, on the event as it reaches that filter (or the
+//!   line's own event, `"reached": false`, when no event reaches it): `{"id", "path", "line",
+//!   "col", "reached", "matched", "break_on_match", "fields": [{"field", "value", "matched",
+//!   "winner", "patterns": [{"pattern", "matched", "captures": [{"name", "value", "start",
+//!   "end", ..}], "prefix": {"parts", "matched_parts", "next_part", "before", "matched_text",
+//!   "after", ..}}]}]}` (see [`crate::filters::grok::debug::Explanation`]). 404 when no grok
+//!   filter has that id; 400 with `diagnostics` when the config has errors.
 //! - `POST /api/save` `{"files": [{"path", "text"}]}` -> writes the files back (only paths that
 //!   are in the workspace; 403 when started with `--read-only`) -> `{"version": 4}`.
 //! - `GET /api/tap?where=<condition>&fields=a,b&limit=N` -> `{"source": "file { ... }" | null,
