@@ -313,6 +313,28 @@ async function pageSteps() {
     await expectText('the third line is the payment error', fieldValue(results.nth(2), '[level]'), '"ERROR"');
   });
 
+  await step('the codec and extra fields apply to the lines', async () => {
+    await page.locator(t('codec')).fill('json');
+    await page.locator(t('fields')).fill('{"type": "app"}');
+    await page.locator(t('lines')).fill(JSON.stringify({ message: GOOD, env: 'prod' }));
+    await until('one result', async () => (await results.count()) === 1 || (await results.count()));
+    await expectText('a field of the JSON line', fieldValue(results.nth(0), '[env]'), '"prod"');
+    await expectText('the extra field', fieldValue(results.nth(0), '[type]'), '"app"');
+    await expectText('the filters parsed its message', fieldValue(results.nth(0), '[user]'), '"alice"');
+    await page.locator(t('codec')).fill('nope');
+    await expectText('an unknown codec is explained on the line', results.nth(0).locator(t('line-error')), /unknown codec "nope"/);
+    await page.locator(t('codec')).fill('json');
+    await expectText('the JSON line again', fieldValue(results.nth(0), '[env]'), '"prod"');
+    await page.locator(t('fields')).fill('{"type": ');
+    await expectText('bad fields are explained', page.locator(t('fields-error')), /^fields: /);
+    await until('the events are marked stale', async () => page.locator(t('events-stale')).isVisible());
+    await page.locator(t('fields')).fill('');
+    await page.locator(t('codec')).fill('line');
+    await until('fresh events again', async () => page.locator(t('events-stale')).isHidden());
+    await expectText('the line codec keeps the JSON text', fieldValue(results.nth(0), '[message]'),
+      JSON.stringify(JSON.stringify({ message: GOOD, env: 'prod' })));
+  });
+
   await step('a test case of the filter folder fills the lines', async () => {
     const select = page.locator(t('test-cases'));
     const value = await select.locator('option', { hasText: 'this line does not follow the format' }).getAttribute('value');

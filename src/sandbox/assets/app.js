@@ -331,7 +331,12 @@
   async function run() {
     if (state.version === null) return; // the files are not loaded yet
     const request = currentRequest();
-    if (!request) return;
+    if (!request) {
+      state.runSeq++; // an answer still on its way is for other fields: drop it
+      markStale('Not run: the fields are not a JSON object. These are the events of the last run.');
+      setStatus('not run: fix the fields', 'error');
+      return;
+    }
     const seq = ++state.runSeq;
     setStatus('running…', 'busy');
     const started = performance.now();
@@ -341,7 +346,7 @@
     } catch (e) {
       if (seq !== state.runSeq) return;
       setStatus('run failed: ' + e.message, 'error');
-      markStale(true);
+      markStale(`The run failed: ${e.message}. These are the events of the last run that worked.`);
       return;
     }
     if (seq !== state.runSeq) return; // a newer run is under way; its answer wins
@@ -350,14 +355,14 @@
       state.diagnostics = [];
       state.shown = request;
       renderResults(data.results || []);
-      markStale(false);
+      markStale(null);
       const events = (data.results || []).reduce((n, r) => n + (r.events || []).length, 0);
       const dropped = (data.results || []).reduce((n, r) => n + (r.dropped || []).length, 0);
       setStatus(`${plural(request.lines.length, 'line')} → ${plural(events, 'event')}` +
         (dropped ? `, ${dropped} dropped` : '') + ` · ${ms} ms`, 'ok');
     } else {
       state.diagnostics = data.diagnostics || [];
-      markStale(true);
+      markStale('The config has errors: these are the events of the last config that worked.');
       setStatus(plural(state.diagnostics.length, 'config error'), 'error');
     }
     renderDiagnostics();
@@ -367,9 +372,11 @@
 
   const scheduleRun = debounce(run, 300);
 
-  function markStale(stale) {
-    ui.stale.hidden = !stale;
-    ui.results.classList.toggle('stale', stale);
+  // Greys out the events on screen and says why (`why` null: they are current).
+  function markStale(why) {
+    ui.stale.hidden = !why;
+    ui.stale.textContent = why || '';
+    ui.results.classList.toggle('stale', !!why);
   }
 
   // ---- results: events, JSON trees, traces ----------------------------------------------------
