@@ -469,7 +469,12 @@ fn bad_conditions_and_fields_are_errors() {
 
     let syntax = error(query(Some("[a] =="), &[], None));
     assert!(matches!(syntax, TapError::Condition(_)), "{syntax}");
-    assert!(syntax.to_string().contains("where:1:"), "{syntax}");
+    assert!(
+        syntax
+            .to_string()
+            .contains("where:1:7: expected a value after \"==\", found the end of the condition"),
+        "{syntax}"
+    );
 
     let regex = error(query(Some("[a] =~ /(/"), &[], None));
     assert!(matches!(regex, TapError::Condition(_)), "{regex}");

@@ -33,7 +33,7 @@ use tokio::sync::watch;
 
 use crate::config::ast::{self, SectionKind, Statement};
 use crate::config::options::process_env;
-use crate::config::{self, Diagnostics, ParseOptions, SourceMap};
+use crate::config::{self, Diagnostics, ParseOptions, SourceMap, Span};
 use crate::event::{json as event_json, Event, FieldPath, Map, PathError, Timestamp};
 use crate::outputs::{Output, OutputBatch, OutputError};
 use crate::pipeline::{FilterSwitch, Ordered, Pipeline, PipelineSettings};
@@ -455,7 +455,20 @@ fn compile_condition(text: &str) -> Result<Condition, TapError> {
     sources.add(WRAPPER_NAME, "filter { if");
     sources.add(CONDITION_NAME, text);
     sources.add(WRAPPER_NAME, "{} }");
-    let rendered = |d: Diagnostics| TapError::Condition(d.render(&sources));
+    // Where the condition's text ends: a problem found after it (in the wrapper) is reported
+    // there, as the end of the condition, not as the wrapper's `{`.
+    let end = sources.text().len() - "{} }\n".len() - 1;
+    let rendered = |mut d: Diagnostics| {
+        for problem in &mut d.0 {
+            if problem.span.start as usize >= end {
+                problem.span = Span::new(end, end);
+                problem.message = problem
+                    .message
+                    .replace("found \"{\"", "found the end of the condition");
+            }
+        }
+        TapError::Condition(d.render(&sources))
+    };
     let config = config::parse(&sources, ParseOptions::default()).map_err(rendered)?;
     let expr = match config.sections.as_slice() {
         [section] if section.kind == SectionKind::Filter => only_condition(&section.body),
