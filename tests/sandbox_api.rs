@@ -189,16 +189,26 @@ fn run_traces_conditions_filters_field_changes_and_tags() {
 
     // The second line: the first condition false, the second true.
     let client = &answer["results"][1]["events"][0];
-    let conditions: Vec<(&str, bool)> = client["trace"]
+    let conditions: Vec<(&str, &str, bool)> = client["trace"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["kind"] == "condition")
-        .map(|s| (s["text"].as_str().unwrap(), s["result"].as_bool().unwrap()))
+        .map(|s| {
+            let keyword = s["keyword"].as_str().unwrap();
+            (
+                keyword,
+                s["text"].as_str().unwrap(),
+                s["result"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         conditions,
-        [("[status] >= 500", false), ("[status] >= 400", true)]
+        [
+            ("if", "[status] >= 500", false),
+            ("else if", "[status] >= 400", true)
+        ]
     );
     assert_eq!(client["event"]["class"], "client");
 

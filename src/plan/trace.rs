@@ -19,6 +19,8 @@ use super::{Branch, FilterGraph, FilterNode, FilterStage};
 pub enum Step {
     /// A condition was evaluated (conditions after the first true one of a chain are not).
     Condition {
+        /// Its place in the chain: 0 for the `if`, then each `else if`.
+        arm: usize,
         text: String,
         span: Span,
         result: bool,
@@ -129,9 +131,10 @@ impl Walk<'_> {
     }
 
     fn branch(&mut self, branch: &Branch<FilterNode>, mut item: Traced) -> Vec<Traced> {
-        for (condition, nodes) in &branch.arms {
+        for (arm, (condition, nodes)) in branch.arms.iter().enumerate() {
             let result = condition.eval(&item.event);
             item.steps.push(Step::Condition {
+                arm,
                 text: condition.text().to_string(),
                 span: condition.span(),
                 result,

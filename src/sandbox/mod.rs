@@ -26,7 +26,8 @@
 //!   `"diagnostics": [{"path", "line", "col", "end_line", "end_col", "message", "help",
 //!   "rendered"}]` (`rendered` is exactly what `sluice check` prints for it).
 //!   A Step is one of
-//!   `{"kind": "condition", "text": "[type] == \"x\"", "path", "line", "col", "result": true}`,
+//!   `{"kind": "condition", "keyword": "if" | "else if", "text": "[type] == \"x\"", "path", "line",
+//!   "col", "result": true}`,
 //!   `{"kind": "else", "path": null, "line": null, "col": null}` (no condition held and an
 //!   `else` ran) and
 //!   `{"kind": "filter", "name": "grok", "id": "grok-1", "path", "line", "col",

@@ -118,6 +118,8 @@ pub struct Place {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StepView {
     Condition {
+        /// `if` or `else if`.
+        keyword: &'static str,
         text: String,
         #[serde(flatten)]
         place: Place,
@@ -411,7 +413,13 @@ fn steps(sources: &SourceMap, steps: &[Step]) -> Vec<StepView> {
 
 fn step_view(sources: &SourceMap, step: &Step) -> StepView {
     match step {
-        Step::Condition { text, span, result } => StepView::Condition {
+        Step::Condition {
+            arm,
+            text,
+            span,
+            result,
+        } => StepView::Condition {
+            keyword: if *arm == 0 { "if" } else { "else if" },
             text: text.clone(),
             place: place(sources, *span),
             result: *result,

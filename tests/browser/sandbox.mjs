@@ -380,6 +380,8 @@ async function pageSteps() {
     const payment = results.nth(1);
     const results2 = await payment.locator(`${t('trace-step', '[data-kind="condition"]')} ${t('cond-result')}`).allTextContents();
     if (results2.join(',') !== 'false,true') throw new Failure(`conditions on the payment line: ${results2}`);
+    const keywords = await payment.locator(`${t('trace-step', '[data-kind="condition"]')} .kw`).allTextContents();
+    if (keywords.map((k) => k.trim()).join(',') !== 'if,else if') throw new Failure(`condition keywords: ${keywords}`);
     await expectText('the payment tag', payment.locator(t('tag')), 'payments');
     await expectText('@metadata is shown apart', fieldValue(payment.locator('.metadata'), '[index]'), '"payments"');
     const other = results.nth(2);

@@ -557,7 +557,7 @@
     const item = el('li', { class: 'step step-' + step.kind, 'data-testid': 'trace-step', 'data-kind': step.kind });
     if (step.kind === 'condition') {
       item.append(
-        el('span', { class: 'kw' }, 'if '),
+        el('span', { class: 'kw' }, (step.keyword || 'if') + ' '),
         el('code', { class: 'cond-text' }, step.text),
         ' ',
         el('span', { class: 'result-badge ' + (step.result ? 'true' : 'false'), 'data-testid': 'cond-result' }, String(!!step.result)),
