@@ -15,6 +15,21 @@ pub struct Config {
     pub sections: Vec<Section>,
 }
 
+impl Config {
+    /// The config's filter sections only (what `sluice test`, the sandbox and release checks
+    /// build: inputs and outputs are replaced there).
+    pub fn only_filters(&self) -> Config {
+        Config {
+            sections: self
+                .sections
+                .iter()
+                .filter(|s| s.kind == SectionKind::Filter)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SectionKind {
     Input,

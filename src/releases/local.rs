@@ -14,8 +14,6 @@ use crate::config::{Diagnostic, ParseOptions, SourceMap};
 use crate::plan::{self, BuildSettings, FilterGraph, Plan};
 use crate::settings::ConfigSource;
 
-use super::validate::only_filters;
-
 /// The local config as it was last loaded, and how to load it again.
 pub struct LocalConfig {
     source: ConfigSource,
@@ -116,7 +114,7 @@ impl LocalConfig {
         if filters == self.running_filters {
             return LocalChange::Unchanged;
         }
-        match plan::build_with(&only_filters(&ast), &process_env, self.build.clone()) {
+        match plan::build_with(&ast.only_filters(), &process_env, self.build.clone()) {
             Ok(plan) => {
                 self.running_filters = filters;
                 LocalChange::Filters(plan.filters)

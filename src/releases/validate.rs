@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::cli::load::read_sources;
-use crate::config::ast::{self, SectionKind};
+use crate::config::ast::SectionKind;
 use crate::config::options::{process_env, EcsCompatibility};
 use crate::config::{self, ParseOptions};
 use crate::plan::{self, BuildSettings, FilterGraph};
@@ -44,7 +44,7 @@ pub fn build_filters(
             );
         }
     }
-    let filters = only_filters(&config);
+    let filters = config.only_filters();
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         plan::build_with(&filters, &process_env, build)
     }));
@@ -52,18 +52,6 @@ pub fn build_filters(
         Ok(Ok(plan)) => Ok(plan.filters),
         Ok(Err(diagnostics)) => Err(diagnostics.render(&sources)),
         Err(_) => Err("a filter plugin panicked while building".to_string()),
-    }
-}
-
-/// The filter sections of `config`.
-pub fn only_filters(config: &ast::Config) -> ast::Config {
-    ast::Config {
-        sections: config
-            .sections
-            .iter()
-            .filter(|s| s.kind == SectionKind::Filter)
-            .cloned()
-            .collect(),
     }
 }
 

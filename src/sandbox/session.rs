@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::cli::test::{case_events, codec_from_text, Case, TestFile};
-use crate::config::ast::{self, SectionKind, Statement};
+use crate::config::ast::{self, Statement};
 use crate::config::options::process_env;
 use crate::config::{self, Diagnostic, ParseOptions, PluginArgs, SourceMap, Span};
 use crate::event::{json, Event, FieldPath, Text};
@@ -182,13 +182,7 @@ pub fn load(files: &[FileText], settings: &SessionSettings) -> Result<Loaded, Ve
     }
     let parsed =
         config::parse(&sources, settings.parse).map_err(|d| diagnostics(&sources, &d.0))?;
-    let filters = ast::Config {
-        sections: parsed
-            .sections
-            .into_iter()
-            .filter(|s| s.kind == SectionKind::Filter)
-            .collect(),
-    };
+    let filters = parsed.only_filters();
     let plan = plan::build_with(&filters, &process_env, settings.build.clone())
         .map_err(|d| diagnostics(&sources, &d.0))?;
     Ok(Loaded {

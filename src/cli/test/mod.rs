@@ -247,14 +247,7 @@ impl Suite {
     fn build(source: &ConfigSource, options: &Options, name: &str) -> Result<Suite, String> {
         let sources = read_sources(source).map_err(|e| e.to_string())?;
         let config = config::parse(&sources, options.parse).map_err(|d| d.render(&sources))?;
-        let filters = ast::Config {
-            sections: config
-                .sections
-                .iter()
-                .filter(|s| s.kind == SectionKind::Filter)
-                .cloned()
-                .collect(),
-        };
+        let filters = config.only_filters();
         let plan = plan::build_with(&filters, &process_env, options.build.clone())
             .map_err(|d| d.render(&sources))?;
         let coverage = plan.filters.coverage();
