@@ -117,6 +117,31 @@ fn count_lines(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
 
+/// A worker taking its filters from the release tags `release-*` of `url`, polling every
+/// `poll`, ordered, with `extra` flags.
+fn release_worker(url: &str, poll: &str, data: &Path, extra: &[&str]) -> Worker {
+    let mut args = vec![
+        "-e",
+        IO_CONFIG,
+        "--filters.repo",
+        url,
+        "--filters.ref",
+        "release-*",
+        "--filters.path",
+        "filters",
+        "--filters.poll_interval",
+        poll,
+        "--path.data",
+        data.to_str().unwrap(),
+        "--pipeline.ordered",
+        "true",
+        "--http.port",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    Worker::start(&args, "release")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 
@@ -129,29 +154,7 @@ fn releases_switch_in_version_order_refusing_broken_ones_and_surviving_a_lost_re
     repo.release("v99", &marking("99"), None);
     let data = tmp.path().join("data");
     let url = repo.url();
-    let mut worker = Worker::start(
-        &[
-            "-e",
-            IO_CONFIG,
-            "--filters.repo",
-            &url,
-            "--filters.ref",
-            "release-*",
-            "--filters.path",
-            "filters",
-            "--filters.poll_interval",
-            "150ms",
-            "--path.data",
-            data.to_str().unwrap(),
-            "-w",
-            "2",
-            "--pipeline.ordered",
-            "true",
-            "--http.port",
-            "0",
-        ],
-        "release",
-    );
+    let mut worker = release_worker(&url, "150ms", &data, &["-w", "2"]);
     worker.feed_until("release-1's filters", |w| {
         w.last_mark().as_deref() == Some("1")
     });
@@ -378,28 +381,11 @@ fn canaries_are_compared_on_live_events_then_refused_or_promoted() {
     .unwrap();
     let data = tmp.path().join("data");
     let url = repo.url();
-    let mut worker = Worker::start(
-        &[
-            "--settings",
-            settings.to_str().unwrap(),
-            "-e",
-            IO_CONFIG,
-            "--filters.repo",
-            &url,
-            "--filters.ref",
-            "release-*",
-            "--filters.path",
-            "filters",
-            "--filters.poll_interval",
-            "100ms",
-            "--path.data",
-            data.to_str().unwrap(),
-            "--pipeline.ordered",
-            "true",
-            "--http.port",
-            "0",
-        ],
-        "release",
+    let mut worker = release_worker(
+        &url,
+        "100ms",
+        &data,
+        &["--settings", settings.to_str().unwrap()],
     );
     worker.feed_until("release-1's filters", |w| {
         w.last_mark().as_deref() == Some("1")
