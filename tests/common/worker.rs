@@ -153,6 +153,20 @@ impl Worker {
         let events = self.events.lock().unwrap().clone();
         (status, events)
     }
+
+    /// [`Worker::finish`], checking that it exited 0 and that every line fed came out exactly
+    /// once, in order; returns the events.
+    pub fn finish_in_order(self) -> Vec<Value> {
+        let (log, sent) = (self.log(), self.sent);
+        let (status, events) = self.finish();
+        assert!(status.success(), "{status}; log:\n{log}");
+        let numbers: Vec<u64> = events
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(numbers, (0..sent).collect::<Vec<_>>());
+        events
+    }
 }
 
 impl Drop for Worker {
