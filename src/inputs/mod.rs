@@ -217,6 +217,15 @@ fn undelivered(batch: Batch) -> InputError {
     InputError::Closed
 }
 
+/// Sets `host` to `host` on the events that have none, as Logstash's stdin input does.
+pub fn set_host_if_missing(events: &mut [Event], host: &Text) {
+    for event in events {
+        if !event.fields().contains_key("host") {
+            event.set_field(names::HOST, Value::Str(host.clone()));
+        }
+    }
+}
+
 /// This machine's name, as inputs put it in `host` (Ruby's `Socket.gethostname`); read once.
 pub fn hostname() -> Text {
     static NAME: OnceLock<Text> = OnceLock::new();

@@ -24,10 +24,10 @@ use bytes::{Bytes, BytesMut};
 
 use crate::codecs::{Codec, Decoder};
 use crate::config::{Diagnostics, PluginArgs};
-use crate::event::{names, Batch, Event, Text, Value};
+use crate::event::{Batch, Event, Text};
 
 use super::take_batch;
-use super::{hostname, Input, InputContext, InputError};
+use super::{hostname, set_host_if_missing, Input, InputContext, InputError};
 
 /// How much one `read` asks for (a pipe's buffer holds 64 KiB).
 const READ_SIZE: usize = 64 * 1024;
@@ -235,9 +235,5 @@ fn read_chunk(reader: &mut dyn Read, buf: &mut BytesMut) -> std::io::Result<Opti
 /// Logstash's order: the shared options first, then `host` if the event has none.
 fn finish_events(ctx: &InputContext, events: &mut [Event], host: &Text) {
     ctx.decorate(events);
-    for event in events {
-        if !event.fields().contains_key("host") {
-            event.set_field(names::HOST, Value::Str(host.clone()));
-        }
-    }
+    set_host_if_missing(events, host);
 }

@@ -84,20 +84,11 @@ impl StatsdConfig {
 
 /// `host` (the machine's name) and `mesos_task_id` when the worker runs as a Mesos task.
 pub fn default_tags(mesos_task_id: Option<String>) -> Vec<(String, String)> {
-    let mut tags = vec![("host".to_string(), hostname())];
+    let mut tags = vec![("host".to_string(), crate::inputs::hostname().to_string())];
     if let Some(task) = mesos_task_id.filter(|t| !t.is_empty()) {
         tags.push(("mesos_task_id".to_string(), task));
     }
     tags
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Why reporting could not start.

@@ -8,6 +8,7 @@
 //!   `path:line:col`;
 //! - `tap`: following a live source (any input plugin, e.g. `file`, `syslog`, the mock Kafka)
 //!   through the current filters into a ring of the last N events, like `vector tap`;
+//! - `view`: events and values as JSON, as the Elasticsearch output writes them;
 //! - `server`: the HTTP API below and the page's assets (built into the binary).
 //!
 //! The HTTP API (JSON in and out; a bad request answers 400 `{"error": "..."}`):
@@ -55,4 +56,5 @@
 pub mod server;
 pub mod session;
 pub mod tap;
+pub mod view;
 pub mod workspace;

@@ -11,16 +11,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::cli::test::{case_events, codec_from_text, Case, TestFile};
+use crate::cli::test::{codec_from_text, event_fields, input_events};
 use crate::config::ast::{self, Statement};
 use crate::config::options::process_env;
 use crate::config::{self, Diagnostic, ParseOptions, PluginArgs, SourceMap, Span};
-use crate::event::{json, Event, FieldPath, Text};
+use crate::event::Event;
 use crate::filters::grok;
+use crate::inputs::{hostname, set_host_if_missing};
 use crate::plan::trace::{FilterStep, Step};
 use crate::plan::{self, BuildSettings, FilterGraph, FilterNode};
 
-use super::workspace::{value_json, FileText};
+use super::view;
+use super::workspace::FileText;
 
 /// How configs are parsed and built (from `--settings` and the pipeline flags).
 #[derive(Clone, Default)]
@@ -239,8 +241,8 @@ fn run_line(
         let trace = loaded.graph.trace(event);
         for traced in trace.events {
             result.events.push(EventView {
-                event: document(&traced.event),
-                metadata: value_json(&crate::event::Value::Map(traced.event.metadata().clone())),
+                event: view::document(&traced.event),
+                metadata: view::metadata(&traced.event),
                 trace: steps(&loaded.sources, &traced.steps),
             });
         }
@@ -264,47 +266,10 @@ pub fn line_events(
         input.codec.as_deref().unwrap_or("line"),
         settings.build.clone(),
     )?;
-    let mut fields = Vec::with_capacity(input.fields.len());
-    for (key, value) in &input.fields {
-        let path = FieldPath::parse(key).map_err(|e| format!("field {key:?}: {e}"))?;
-        let text = serde_json::to_vec(value).map_err(|e| e.to_string())?;
-        let value = json::parse_value(&text).map_err(|e| format!("field {key:?}: {e}"))?;
-        fields.push((path, value));
-    }
-    let file = TestFile {
-        codec: None,
-        input_plugin: None,
-        fields: Vec::new(),
-        ignore: Vec::new(),
-        export_metadata: false,
-        cases: Vec::new(),
-    };
-    let case = Case {
-        description: None,
-        input: vec![line.to_string()],
-        fields,
-        expected: Vec::new(),
-    };
-    let mut events = case_events(&file, &case, &*codec);
-    for event in &mut events {
-        if !event.fields().contains_key("host") {
-            event.set_field(
-                Text::from_static("host"),
-                crate::event::Value::Str(crate::inputs::hostname()),
-            );
-        }
-    }
+    let fields = event_fields(input.fields.clone()).map_err(|e| format!("fields: {e}"))?;
+    let mut events = input_events(&[line.to_string()], fields.iter(), &*codec);
+    set_host_if_missing(&mut events, &hostname());
     Ok(events)
-}
-
-/// The document the Elasticsearch output would index for `event`.
-pub fn document(event: &Event) -> Box<RawValue> {
-    let mut buf = Vec::new();
-    json::write_event(event, &mut buf);
-    let text = String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    RawValue::from_string(text)
-        .unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid JSON"))
 }
 
 /// Explains what the grok filter `request.id` does with the event `request.line` makes, as it
@@ -434,7 +399,7 @@ fn filter_view(sources: &SourceMap, step: &FilterStep) -> StepView {
         .changed
         .iter()
         .map(|(path, from, to)| {
-            let change = serde_json::json!({"from": value_json(from), "to": value_json(to)});
+            let change = serde_json::json!({"from": view::value(from), "to": view::value(to)});
             (path.clone(), change)
         })
         .collect();
@@ -445,7 +410,7 @@ fn filter_view(sources: &SourceMap, step: &FilterStep) -> StepView {
         added: step
             .added
             .iter()
-            .map(|(path, value)| (path.clone(), value_json(value)))
+            .map(|(path, value)| (path.clone(), view::value(value)))
             .collect(),
         changed,
         removed: step.removed.clone(),

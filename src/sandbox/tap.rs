@@ -31,10 +31,11 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;
 
+use super::view;
 use crate::config::ast::{self, SectionKind, Statement};
 use crate::config::options::process_env;
 use crate::config::{self, Diagnostics, ParseOptions, SourceMap, Span};
-use crate::event::{json as event_json, Event, FieldPath, Map, PathError, Timestamp};
+use crate::event::{Event, FieldPath, Map, PathError, Timestamp};
 use crate::outputs::{Output, OutputBatch, OutputError};
 use crate::pipeline::{FilterSwitch, Ordered, Pipeline, PipelineSettings};
 use crate::plan::{
@@ -516,13 +517,7 @@ fn entry(seq: u64, event: &Event, fields: &[FieldPath]) -> Json {
         projected = project(event, fields);
         &projected
     };
-    let mut buf = Vec::with_capacity(256);
-    event_json::write_event(event, &mut buf);
-    let fields_json = serde_json::from_slice(&buf).unwrap_or(Json::Null);
-    buf.clear();
-    event_json::write_map(event.metadata(), &mut buf);
-    let metadata = serde_json::from_slice(&buf).unwrap_or(Json::Null);
-    json!({"seq": seq, "event": fields_json, "metadata": metadata})
+    json!({"seq": seq, "event": view::document_value(event), "metadata": view::metadata(event)})
 }
 
 /// An event holding only `fields` of `event` (those it has), at the same places.

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::load::config_files;
 use crate::cli::test::{walk, TestFile};
-use crate::event::{json, Value};
+use crate::event::Value;
+
+use super::view;
 
 /// The config the page starts with when no `-f` is given.
 pub const EXAMPLE_PATH: &str = "example.conf";
@@ -251,13 +253,6 @@ fn fields_json<'a>(
     fields: impl Iterator<Item = &'a (crate::event::FieldPath, Value)>,
 ) -> serde_json::Map<String, serde_json::Value> {
     fields
-        .map(|(path, value)| (path.to_string(), value_json(value)))
+        .map(|(path, value)| (path.to_string(), view::value(value)))
         .collect()
-}
-
-/// A value as JSON, written as the Elasticsearch output writes it.
-pub fn value_json(value: &Value) -> serde_json::Value {
-    let mut buf = Vec::new();
-    json::write_value(value, &mut buf);
-    serde_json::from_slice(&buf).unwrap_or(serde_json::Value::Null)
 }

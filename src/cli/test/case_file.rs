@@ -212,7 +212,7 @@ fn in_case(index: usize, message: String) -> FileError {
 
 /// `fields` as paths and event values. A string `@timestamp` becomes a timestamp, as an input
 /// would make it.
-fn event_fields(fields: JsonObject) -> Result<Vec<(FieldPath, Value)>, String> {
+pub(crate) fn event_fields(fields: JsonObject) -> Result<Vec<(FieldPath, Value)>, String> {
     fields
         .into_iter()
         .map(|(name, json)| {

@@ -32,7 +32,7 @@ use crate::codecs::Codec;
 use crate::config::ast::{self, SectionKind, Statement};
 use crate::config::options::process_env;
 use crate::config::{self, Diagnostic, Diagnostics, ParseOptions, PluginArgs, SourceMap, Spanned};
-use crate::event::{Event, FieldPath, Text, Timestamp};
+use crate::event::{Event, FieldPath, Text, Timestamp, Value};
 use crate::plan::{self, BuildSettings, Coverage, FilterGraph};
 use crate::registry;
 use crate::settings::{ConfigSource, SettingsError};
@@ -40,6 +40,7 @@ use crate::settings::{ConfigSource, SettingsError};
 use super::args::TestArgs;
 use super::load::{read_sources, INLINE_NAME};
 
+pub(crate) use case_file::event_fields;
 pub use case_file::{Case, FileError, TestFile};
 pub use compare::Style;
 
@@ -412,14 +413,23 @@ fn config_name(source: &ConfigSource) -> String {
 /// The case's input events: each input decoded by `codec` (a chunk without its trailing
 /// newline, flushed, so a last line needs no delimiter), or, with no input, one event of fields
 /// only. Then the file's fields and the case's are set.
-pub(crate) fn case_events(file: &TestFile, case: &Case, codec: &dyn Codec) -> Vec<Event> {
+fn case_events(file: &TestFile, case: &Case, codec: &dyn Codec) -> Vec<Event> {
+    input_events(&case.input, file.fields.iter().chain(&case.fields), codec)
+}
+
+/// Each input decoded by `codec` (see [`case_events`]), then `fields` set on every event.
+pub(crate) fn input_events<'f>(
+    inputs: &[String],
+    fields: impl Iterator<Item = &'f (FieldPath, Value)> + Clone,
+    codec: &dyn Codec,
+) -> Vec<Event> {
     let now = Timestamp::now();
-    let mut events = Vec::with_capacity(case.input.len().max(1));
-    if case.input.is_empty() {
+    let mut events = Vec::with_capacity(inputs.len().max(1));
+    if inputs.is_empty() {
         events.push(Event::new(now));
     } else {
         let mut decoder = codec.decoder();
-        for input in &case.input {
+        for input in inputs {
             let chunk = input.strip_suffix('\n').unwrap_or(input);
             decoder.decode(Bytes::copy_from_slice(chunk.as_bytes()), now, &mut events);
             decoder.flush(now, &mut events);
@@ -427,7 +437,7 @@ pub(crate) fn case_events(file: &TestFile, case: &Case, codec: &dyn Codec) -> Ve
     }
     for event in &mut events {
         expand_bracket_keys(event);
-        for (path, value) in file.fields.iter().chain(&case.fields) {
+        for (path, value) in fields.clone() {
             event.insert(path, value.clone());
         }
     }
